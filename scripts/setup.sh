@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 # Debian peers the tests drive for real (see DEVELOPERS.md / the brief): name of a command -> package.
 declare -A peers=(
   [runc]=runc
-  [registry]=docker-registry
+  [docker-registry]=docker-registry
   [skopeo]=skopeo
   [umoci]=umoci
   [busybox]=busybox-static
