@@ -1,0 +1,1 @@
+export { isRuntimeError, RuntimeError, type RuntimeErrorCode, type RuntimeErrorOptions } from './errors.js';
