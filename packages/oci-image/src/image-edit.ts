@@ -1,0 +1,297 @@
+import { type ContentProvider, hasRefStore, type ProviderCallOptions } from './content-provider.js';
+import type { Descriptor } from './descriptor.js';
+import { type Digest, parseDigest } from './digest.js';
+import { OciImageError } from './errors.js';
+import { type ImageConfig, type ParsedImageConfig, parseImageConfig } from './image-config.js';
+import { throwIfAborted } from './internal/abort.js';
+import { encodeJson } from './internal/json.js';
+import { type ParsedManifest, parseManifest } from './manifest.js';
+import { MediaType } from './media-types.js';
+import { readImageConfig, readManifest } from './read-blob.js';
+
+/** A layer to append: its blob (already in the provider) and its uncompressed digest. */
+export interface LayerToAppend {
+  descriptor: Descriptor;
+  diffId: Digest;
+  /** The history entry recorded for it (`created` defaults to the edit's time). */
+  history?: { createdBy?: string; comment?: string; author?: string } | undefined;
+}
+
+/** Changes to an image config's execution parameters and metadata. Absent fields stay as they are. */
+export interface ConfigChanges {
+  user?: string;
+  workingDir?: string;
+  /** Replaces the whole environment. */
+  env?: string[];
+  /** Sets (or replaces) single variables by name, after `env`. */
+  setEnv?: Record<string, string>;
+  /** `null` clears it. */
+  entrypoint?: string[] | null;
+  /** `null` clears it. */
+  cmd?: string[] | null;
+  /** Merged into the labels; a `null` value removes that label. */
+  labels?: Record<string, string | null>;
+  /** Added to ExposedPorts (`"80/tcp"`). */
+  exposedPorts?: string[];
+  /** Added to Volumes. */
+  volumes?: string[];
+  stopSignal?: string;
+  shell?: string[];
+  author?: string;
+  architecture?: string;
+  os?: string;
+  variant?: string;
+}
+
+/** Options of {@link editImage}. */
+export interface EditImageOptions extends ProviderCallOptions {
+  /** Layers appended in order: manifest layers, config `rootfs.diff_ids` and history grow together. */
+  appendLayers?: LayerToAppend[] | undefined;
+  config?: ConfigChanges | undefined;
+  /** A last hook over the config JSON (already holding the other changes); return the new object. */
+  mutateConfig?: ((config: ImageConfig) => ImageConfig) | undefined;
+  /** Manifest annotations to set; a `null` value removes one. */
+  annotations?: Record<string, string | null> | undefined;
+  /** A history entry (`empty_layer: true`) describing a config-only change. */
+  history?: { createdBy?: string; comment?: string } | undefined;
+  /** RFC 3339 time for `created` of the config and of new history entries (default: now). */
+  created?: string | undefined;
+  /** After writing, point this ref at the new manifest (the provider must keep refs). */
+  tag?: string | undefined;
+}
+
+/** What {@link editImage} produced: the new manifest's descriptor, manifest and config. */
+export interface EditResult {
+  descriptor: Descriptor;
+  manifest: ParsedManifest;
+  config: ParsedImageConfig;
+}
+
+type Json = Record<string, unknown>;
+
+function setEnvironment(env: string[], name: string, value: string): string[] {
+  const prefix = `${name}=`;
+  const kept = env.filter((entry) => !entry.startsWith(prefix) && entry !== name);
+  return [...kept, `${name}=${value}`];
+}
+
+function applyConfigChanges(config: Json, changes: ConfigChanges): void {
+  const run = (typeof config.config === 'object' && config.config !== null ? config.config : {}) as Json;
+  if (changes.user !== undefined) run.User = changes.user;
+  if (changes.workingDir !== undefined) run.WorkingDir = changes.workingDir;
+  if (changes.env !== undefined) run.Env = [...changes.env];
+  if (changes.setEnv !== undefined) {
+    let env = Array.isArray(run.Env) ? (run.Env as string[]) : [];
+    for (const [name, value] of Object.entries(changes.setEnv)) env = setEnvironment(env, name, value);
+    run.Env = env;
+  }
+  if (changes.entrypoint !== undefined) run.Entrypoint = changes.entrypoint;
+  if (changes.cmd !== undefined) run.Cmd = changes.cmd;
+  if (changes.labels !== undefined) {
+    const labels = { ...((run.Labels as Record<string, string> | null | undefined) ?? {}) };
+    for (const [key, value] of Object.entries(changes.labels)) {
+      if (value === null) delete labels[key];
+      else labels[key] = value;
+    }
+    run.Labels = labels;
+  }
+  if (changes.exposedPorts !== undefined) {
+    const ports = { ...((run.ExposedPorts as Json | null | undefined) ?? {}) };
+    for (const port of changes.exposedPorts) ports[port] = {};
+    run.ExposedPorts = ports;
+  }
+  if (changes.volumes !== undefined) {
+    const volumes = { ...((run.Volumes as Json | null | undefined) ?? {}) };
+    for (const volume of changes.volumes) volumes[volume] = {};
+    run.Volumes = volumes;
+  }
+  if (changes.stopSignal !== undefined) run.StopSignal = changes.stopSignal;
+  if (changes.shell !== undefined) run.Shell = [...changes.shell];
+  config.config = run;
+  if (changes.author !== undefined) config.author = changes.author;
+  if (changes.architecture !== undefined) config.architecture = changes.architecture;
+  if (changes.os !== undefined) config.os = changes.os;
+  if (changes.variant !== undefined) config.variant = changes.variant;
+}
+
+/**
+ * Edits the image manifest `base` (a descriptor, or a ref name the provider resolves): appends layers,
+ * changes the config, sets manifest annotations. Writes the new config blob, then the new manifest
+ * blob, then (with `tag`) the ref, and returns the new manifest descriptor; the base is left untouched.
+ * Edits work on the documents' JSON, so unknown fields survive. Throws `INVALID_MANIFEST` for an index,
+ * `BLOB_NOT_FOUND` for an appended layer missing from the provider, `INVALID_CONFIG` when the result
+ * is not a valid config, `REF_NOT_FOUND`, `ABORTED`.
+ */
+export async function editImage(
+  provider: ContentProvider,
+  base: Descriptor | string,
+  options: EditImageOptions = {},
+): Promise<EditResult> {
+  const { signal } = options;
+  throwIfAborted(signal, 'edit image');
+  let baseDescriptor: Descriptor;
+  if (typeof base === 'string') {
+    if (!hasRefStore(provider)) {
+      throw new OciImageError(
+        'REFS_UNSUPPORTED',
+        `edit image: the provider keeps no refs, cannot resolve "${base}"`,
+        {
+          path: base,
+        },
+      );
+    }
+    baseDescriptor = await provider.resolve(base, { signal });
+  } else {
+    baseDescriptor = base;
+  }
+  const manifest = await readManifest(provider, baseDescriptor, { signal });
+  const config = await readImageConfig(provider, manifest.value.config, { signal });
+  const created = options.created ?? new Date().toISOString();
+  const manifestJson = JSON.parse(Buffer.from(manifest.raw).toString('utf8')) as Json;
+  const configJson = JSON.parse(Buffer.from(config.raw).toString('utf8')) as Json;
+
+  const appended = options.appendLayers ?? [];
+  for (const [position, layer] of appended.entries()) {
+    parseDigest(layer.diffId, `appendLayers[${position}].diffId`);
+    if (!(await provider.has(layer.descriptor.digest, { signal }))) {
+      throw new OciImageError(
+        'BLOB_NOT_FOUND',
+        `edit image: layer ${layer.descriptor.digest} is not in the provider`,
+        {
+          path: layer.descriptor.digest,
+        },
+      );
+    }
+  }
+  const rootfs = configJson.rootfs as { diff_ids: string[] };
+  const hadHistory = Array.isArray(configJson.history);
+  const keepHistory = hadHistory || rootfs.diff_ids.length === 0;
+  const history = hadHistory ? [...(configJson.history as Json[])] : [];
+  for (const layer of appended) {
+    (manifestJson.layers as unknown[]).push(layer.descriptor);
+    rootfs.diff_ids.push(layer.diffId);
+    const entry: Json = { created, created_by: layer.history?.createdBy ?? 'ocikit: append layer' };
+    if (layer.history?.author !== undefined) entry.author = layer.history.author;
+    if (layer.history?.comment !== undefined) entry.comment = layer.history.comment;
+    history.push(entry);
+  }
+  if (options.config !== undefined) applyConfigChanges(configJson, options.config);
+  if (options.history !== undefined) {
+    const entry: Json = { created, empty_layer: true };
+    if (options.history.createdBy !== undefined) entry.created_by = options.history.createdBy;
+    if (options.history.comment !== undefined) entry.comment = options.history.comment;
+    history.push(entry);
+  }
+  if (keepHistory && history.length > 0) configJson.history = history;
+  configJson.created = created;
+  let finalConfig: Json = configJson;
+  if (options.mutateConfig !== undefined)
+    finalConfig = options.mutateConfig(configJson as ImageConfig) as Json;
+
+  const newConfig = parseImageConfig(encodeJson(finalConfig), config.mediaType);
+  manifestJson.config = {
+    ...(manifestJson.config as Json),
+    digest: newConfig.digest,
+    size: newConfig.size,
+  };
+  if (options.annotations !== undefined) {
+    const annotations = { ...((manifestJson.annotations as Record<string, string> | undefined) ?? {}) };
+    for (const [key, value] of Object.entries(options.annotations)) {
+      if (value === null) delete annotations[key];
+      else annotations[key] = value;
+    }
+    if (Object.keys(annotations).length > 0) manifestJson.annotations = annotations;
+    else delete manifestJson.annotations;
+  }
+  const newManifest = parseManifest(encodeJson(manifestJson));
+
+  await provider.put(newConfig.descriptor, newConfig.raw, { signal });
+  const descriptor: Descriptor = {
+    mediaType: baseDescriptor.mediaType,
+    digest: newManifest.digest,
+    size: newManifest.size,
+  };
+  if (baseDescriptor.platform !== undefined) descriptor.platform = baseDescriptor.platform;
+  await provider.put(descriptor, newManifest.raw, { signal });
+  if (options.tag !== undefined) {
+    if (!hasRefStore(provider)) {
+      throw new OciImageError(
+        'REFS_UNSUPPORTED',
+        `edit image: the provider keeps no refs, cannot tag "${options.tag}"`,
+        {
+          path: options.tag,
+        },
+      );
+    }
+    await provider.tag(options.tag, descriptor, { signal });
+  }
+  return { descriptor, manifest: newManifest, config: newConfig };
+}
+
+/** Appends one layer (see {@link editImage}). */
+export function appendLayer(
+  provider: ContentProvider,
+  base: Descriptor | string,
+  layer: LayerToAppend,
+  options: Omit<EditImageOptions, 'appendLayers'> = {},
+): Promise<EditResult> {
+  return editImage(provider, base, { ...options, appendLayers: [layer] });
+}
+
+/** Changes the config (see {@link editImage}). */
+export function updateConfig(
+  provider: ContentProvider,
+  base: Descriptor | string,
+  changes: ConfigChanges,
+  options: Omit<EditImageOptions, 'config'> = {},
+): Promise<EditResult> {
+  return editImage(provider, base, { ...options, config: changes });
+}
+
+/** Options of {@link createImage}. */
+export interface CreateImageOptions extends Omit<EditImageOptions, 'mutateConfig'> {
+  /** The platform the image is for (default: linux/amd64). */
+  platform?: { os: string; architecture: string; variant?: string | undefined } | undefined;
+}
+
+/**
+ * Writes a new single-platform OCI image: starts from an empty config and manifest (no layers) and
+ * applies {@link editImage} with `options`, so `appendLayers`, `config`, `annotations` and `tag` work
+ * as there. The empty base's two small blobs stay in the provider unreferenced until its GC.
+ * Throws as {@link editImage} does.
+ */
+export async function createImage(
+  provider: ContentProvider,
+  options: CreateImageOptions = {},
+): Promise<EditResult> {
+  const { signal } = options;
+  throwIfAborted(signal, 'create image');
+  const platform = options.platform ?? { os: 'linux', architecture: 'amd64' };
+  const created = options.created ?? new Date().toISOString();
+  const baseConfig = parseImageConfig(
+    encodeJson({
+      created,
+      architecture: platform.architecture,
+      os: platform.os,
+      ...(platform.variant === undefined ? {} : { variant: platform.variant }),
+      config: {},
+      rootfs: { type: 'layers', diff_ids: [] },
+    }),
+  );
+  const baseManifest = parseManifest(
+    encodeJson({
+      schemaVersion: 2,
+      mediaType: MediaType.ociManifest,
+      config: baseConfig.descriptor,
+      layers: [],
+    }),
+  );
+  await provider.put(baseConfig.descriptor, baseConfig.raw, { signal });
+  const base: Descriptor = {
+    mediaType: MediaType.ociManifest,
+    digest: baseManifest.digest,
+    size: baseManifest.size,
+  };
+  await provider.put(base, baseManifest.raw, { signal });
+  return editImage(provider, base, { ...options, created });
+}

@@ -1,0 +1,141 @@
+import { Readable } from 'node:stream';
+import type { Digest } from '../digest.js';
+import { OciImageError } from '../errors.js';
+import { applyLayer } from '../layer/apply-layer.js';
+import { type LayerDigests, type LayerReader, readLayer } from '../layer/read-layer.js';
+import {
+  encodeTarHeader,
+  TAR_END,
+  type TarEntryHeader,
+  type TarEntryType,
+  tarPadding,
+} from '../layer/tar-writer.js';
+import { classifyWhiteout } from '../layer/whiteout.js';
+import type { Compression } from '../media-types.js';
+
+/** Options of {@link applyLayerAsOverlayLower}. */
+export interface OverlayLowerOptions {
+  compression?: Compression | 'auto' | undefined;
+  /** When given, the blob must have this digest (and size). */
+  expected?: { digest: Digest; size?: number | undefined } | undefined;
+  signal?: AbortSignal | undefined;
+}
+
+// what overlayfs reads as "this directory hides the lower ones" (Documentation/filesystems/overlayfs.rst)
+const OPAQUE_XATTR = 'trusted.overlay.opaque';
+
+const typeOf: Record<string, TarEntryType> = {
+  file: 'file',
+  'contiguous-file': 'file',
+  link: 'hardlink',
+  symlink: 'symlink',
+  'character-device': 'character-device',
+  'block-device': 'block-device',
+  directory: 'directory',
+  fifo: 'fifo',
+};
+
+function normalise(name: string): string {
+  return name.replace(/^(?:\.?\/)+/, '').replace(/\/+$/, '');
+}
+
+/**
+ * Re-encodes a layer so that applying it to an empty directory yields an overlay lower dir: `.wh.<name>`
+ * becomes a char device 0:0 named `<name>` (an overlay whiteout), `.wh..wh..opq` becomes the
+ * `trusted.overlay.opaque=y` xattr on its directory (by repeating the directory's entry with the xattr
+ * added), other `.wh..wh.*` entries are dropped. Everything else passes through unchanged.
+ */
+async function* overlayLowerTar(reader: LayerReader): AsyncGenerator<Buffer, void, undefined> {
+  const directories = new Map<string, TarEntryHeader>();
+  for await (const { header, body } of reader) {
+    const path = normalise(header.name);
+    const slash = path.lastIndexOf('/');
+    const parent = slash < 0 ? '' : path.slice(0, slash);
+    const base = path.slice(slash + 1);
+    const mtime = Math.max(0, Math.floor(header.mtime));
+    const whiteout = classifyWhiteout(base);
+    if (whiteout.kind === 'meta') continue;
+    if (whiteout.kind === 'whiteout') {
+      yield encodeTarHeader({
+        path: parent === '' ? whiteout.name : `${parent}/${whiteout.name}`,
+        type: 'character-device',
+        mode: 0,
+        uid: 0,
+        gid: 0,
+        size: 0,
+        mtime,
+        devmajor: 0,
+        devminor: 0,
+      });
+      continue;
+    }
+    if (whiteout.kind === 'opaque') {
+      const directory = directories.get(parent) ?? {
+        path: parent,
+        type: 'directory',
+        mode: 0o755,
+        uid: 0,
+        gid: 0,
+        size: 0,
+        mtime,
+      };
+      const xattrs = new Map(directory.xattrs ?? []);
+      xattrs.set(OPAQUE_XATTR, Buffer.from('y'));
+      if (parent !== '') yield encodeTarHeader({ ...directory, xattrs });
+      continue;
+    }
+    const type = header.type === undefined ? undefined : typeOf[header.type];
+    if (type === undefined) {
+      throw new OciImageError(
+        'LAYER_INVALID_ENTRY',
+        `unpack layer: ${JSON.stringify(header.name)} has an unknown type`,
+        {
+          path: header.name,
+        },
+      );
+    }
+    const out: TarEntryHeader = {
+      path,
+      type,
+      mode: header.mode,
+      uid: header.uid,
+      gid: header.gid,
+      size: type === 'file' ? header.size : 0,
+      mtime,
+      linkname: header.linkname,
+      devmajor: header.devmajor,
+      devminor: header.devminor,
+      xattrs: header.xattrs.size === 0 ? undefined : header.xattrs,
+    };
+    if (type === 'directory') directories.set(path, out);
+    yield encodeTarHeader(out);
+    if (type === 'file' && out.size > 0) {
+      for await (const chunk of body) yield chunk as Buffer;
+      yield tarPadding(out.size);
+    }
+  }
+  yield TAR_END;
+}
+
+/**
+ * Unpacks a layer blob into `target` (an empty directory) as an overlayfs lower dir, for the overlay
+ * snapshotter: like `applyLayer`, but whiteouts are kept as overlay whiteouts (char device 0:0) and opaque
+ * markers as `trusted.overlay.opaque=y`, since the layers below are other directories. Needs root (mknod,
+ * trusted.* xattrs). Resolves with the digests of the blob as read (the diff ID is of the original tar);
+ * rejects like `applyLayer` (`DIGEST_MISMATCH`, `LAYER_TRUNCATED`, `LAYER_PATH_ESCAPE`, `ABORTED`, ...).
+ */
+export async function applyLayerAsOverlayLower(
+  target: string,
+  source: Readable | AsyncIterable<Uint8Array>,
+  options: OverlayLowerOptions = {},
+): Promise<LayerDigests> {
+  const { signal } = options;
+  const reader = readLayer(source, {
+    compression: options.compression ?? 'auto',
+    expected: options.expected,
+    signal,
+  });
+  const rewritten = Readable.from(overlayLowerTar(reader), { objectMode: false });
+  await applyLayer(target, rewritten, { compression: 'none', signal });
+  return reader.result;
+}
