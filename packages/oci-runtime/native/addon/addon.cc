@@ -1,0 +1,533 @@
+// Node-API surface of the ocikit runtime addon: the calls Node cannot make. The parent side builds an
+// ock_config from a plain JS object (everything resolved in TypeScript), clones, and hands the sync
+// socket back; blocking waits run on the libuv thread pool through AsyncWorker.
+#include <napi.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <deque>
+#include <string>
+#include <vector>
+
+#include "child.h"
+
+namespace {
+
+// Owns every buffer the plan points to until the clone has copied the address space.
+struct Arena {
+  std::deque<std::string> strings;
+  std::deque<std::vector<char *>> arrays;
+  std::deque<std::vector<const char *>> const_arrays;
+  std::vector<ock_op> ops;
+  std::vector<ock_rlimit> rlimits;
+  std::vector<ock_hook> hooks;
+  std::vector<gid_t> groups;
+  std::vector<sock_filter> filter;
+
+  const char *str(const std::string &s) {
+    strings.push_back(s);
+    return strings.back().c_str();
+  }
+};
+
+Napi::Error errnoError(Napi::Env env, const std::string &what, int err) {
+  Napi::Error e = Napi::Error::New(env, what + ": " + strerror(err));
+  e.Set("errno", Napi::Number::New(env, err));
+  e.Set("syscall", Napi::String::New(env, what));
+  return e;
+}
+
+bool has(const Napi::Object &o, const char *key) {
+  if (!o.Has(key)) return false;
+  Napi::Value v = o.Get(key);
+  return !v.IsUndefined() && !v.IsNull();
+}
+
+const char *optStr(Arena &a, const Napi::Object &o, const char *key) {
+  if (!has(o, key)) return nullptr;
+  return a.str(o.Get(key).As<Napi::String>().Utf8Value());
+}
+
+int64_t optInt(const Napi::Object &o, const char *key, int64_t def) {
+  if (!has(o, key)) return def;
+  Napi::Value v = o.Get(key);
+  if (v.IsBoolean()) return v.As<Napi::Boolean>().Value() ? 1 : 0;
+  return v.As<Napi::Number>().Int64Value();
+}
+
+uint64_t optU64(const Napi::Object &o, const char *key) {
+  if (!has(o, key)) return 0;
+  Napi::Value v = o.Get(key);
+  if (v.IsBigInt()) {
+    bool lossless = true;
+    return v.As<Napi::BigInt>().Uint64Value(&lossless);
+  }
+  return static_cast<uint64_t>(v.As<Napi::Number>().Int64Value());
+}
+
+char *const *strArray(Arena &a, const Napi::Object &o, const char *key) {
+  if (!has(o, key)) return nullptr;
+  Napi::Array arr = o.Get(key).As<Napi::Array>();
+  a.arrays.emplace_back();
+  std::vector<char *> &v = a.arrays.back();
+  for (uint32_t i = 0; i < arr.Length(); i++) {
+    v.push_back(const_cast<char *>(a.str(arr.Get(i).As<Napi::String>().Utf8Value())));
+  }
+  v.push_back(nullptr);
+  return v.data();
+}
+
+const char **constStrArray(Arena &a, const Napi::Object &o, const char *key, int *count) {
+  *count = 0;
+  if (!has(o, key)) return nullptr;
+  Napi::Array arr = o.Get(key).As<Napi::Array>();
+  a.const_arrays.emplace_back();
+  std::vector<const char *> &v = a.const_arrays.back();
+  for (uint32_t i = 0; i < arr.Length(); i++) v.push_back(a.str(arr.Get(i).As<Napi::String>().Utf8Value()));
+  *count = static_cast<int>(v.size());
+  v.push_back(nullptr);
+  return v.data();
+}
+
+void fillConfig(Arena &a, const Napi::Object &o, ock_config &c) {
+  memset(&c, 0, sizeof c);
+  c.mode = static_cast<int>(optInt(o, "mode", OCK_MODE_INIT));
+  if (has(o, "join")) {
+    Napi::Array join = o.Get("join").As<Napi::Array>();
+    if (join.Length() > 8) throw Napi::Error::New(o.Env(), "too many namespaces to join");
+    for (uint32_t i = 0; i < join.Length(); i++) {
+      Napi::Object j = join.Get(i).As<Napi::Object>();
+      c.join_fds[i] = static_cast<int>(optInt(j, "fd", -1));
+      c.join_types[i] = static_cast<int>(optInt(j, "type", 0));
+    }
+    c.n_join = static_cast<int>(join.Length());
+  }
+  c.new_userns = static_cast<int>(optInt(o, "newUserns", 0));
+  c.clone_flags = static_cast<unsigned long>(optInt(o, "cloneFlags", 0));
+  c.lo_up = static_cast<int>(optInt(o, "loopbackUp", 1));
+  c.rootfs = optStr(a, o, "rootfs");
+  c.rootfs_propagation = static_cast<unsigned long>(optInt(o, "rootfsPropagation", 0));
+  c.no_pivot = static_cast<int>(optInt(o, "noPivot", 0));
+  c.readonly_root = static_cast<int>(optInt(o, "readonlyRoot", 0));
+  if (has(o, "ops")) {
+    Napi::Array ops = o.Get("ops").As<Napi::Array>();
+    a.ops.resize(ops.Length());
+    for (uint32_t i = 0; i < ops.Length(); i++) {
+      Napi::Object j = ops.Get(i).As<Napi::Object>();
+      ock_op &op = a.ops[i];
+      memset(&op, 0, sizeof op);
+      op.kind = static_cast<int>(optInt(j, "kind", 0));
+      op.source = optStr(a, j, "source");
+      op.target = optStr(a, j, "target");
+      if (op.target == nullptr) op.target = a.str("");
+      op.fstype = optStr(a, j, "fstype");
+      op.data = optStr(a, j, "data");
+      op.flags = static_cast<unsigned long>(optInt(j, "flags", 0));
+      op.remount_flags = static_cast<unsigned long>(optInt(j, "remountFlags", 0));
+      op.propagation = static_cast<unsigned long>(optInt(j, "propagation", 0));
+      op.create = static_cast<int>(optInt(j, "create", 0));
+      op.mode = static_cast<unsigned int>(optInt(j, "mode", 0));
+      op.dev = static_cast<unsigned long long>(optInt(j, "dev", 0));
+      op.uid = static_cast<int>(optInt(j, "uid", 0));
+      op.gid = static_cast<int>(optInt(j, "gid", 0));
+    }
+    c.ops = a.ops.data();
+    c.n_ops = static_cast<int>(a.ops.size());
+  }
+  c.masked = constStrArray(a, o, "maskedPaths", &c.n_masked);
+  c.readonly = constStrArray(a, o, "readonlyPaths", &c.n_readonly);
+  int n_values = 0;
+  c.sysctl_paths = constStrArray(a, o, "sysctlPaths", &c.n_sysctl);
+  c.sysctl_values = constStrArray(a, o, "sysctlValues", &n_values);
+  if (n_values != c.n_sysctl) throw Napi::Error::New(o.Env(), "sysctl paths and values differ in length");
+  c.hostname = optStr(a, o, "hostname");
+  c.domainname = optStr(a, o, "domainname");
+  if (has(o, "rlimits")) {
+    Napi::Array rl = o.Get("rlimits").As<Napi::Array>();
+    a.rlimits.resize(rl.Length());
+    for (uint32_t i = 0; i < rl.Length(); i++) {
+      Napi::Object j = rl.Get(i).As<Napi::Object>();
+      a.rlimits[i].resource = static_cast<int>(optInt(j, "resource", 0));
+      a.rlimits[i].limit.rlim_cur = static_cast<rlim_t>(optU64(j, "soft"));
+      a.rlimits[i].limit.rlim_max = static_cast<rlim_t>(optU64(j, "hard"));
+    }
+    c.rlimits = a.rlimits.data();
+    c.n_rlimits = static_cast<int>(a.rlimits.size());
+  }
+  c.uid = static_cast<int>(optInt(o, "uid", 0));
+  c.gid = static_cast<int>(optInt(o, "gid", 0));
+  c.set_groups = has(o, "groups") ? 1 : 0;
+  if (c.set_groups) {
+    Napi::Array g = o.Get("groups").As<Napi::Array>();
+    for (uint32_t i = 0; i < g.Length(); i++) a.groups.push_back(static_cast<gid_t>(g.Get(i).As<Napi::Number>().Uint32Value()));
+    c.groups = a.groups.data();
+    c.n_groups = static_cast<int>(a.groups.size());
+  }
+  c.umask = static_cast<int>(optInt(o, "umask", -1));
+  c.has_caps = has(o, "capabilities") ? 1 : 0;
+  if (c.has_caps) {
+    Napi::Object caps = o.Get("capabilities").As<Napi::Object>();
+    c.cap_bounding = optU64(caps, "bounding");
+    c.cap_effective = optU64(caps, "effective");
+    c.cap_permitted = optU64(caps, "permitted");
+    c.cap_inheritable = optU64(caps, "inheritable");
+    c.cap_ambient = optU64(caps, "ambient");
+    c.cap_last = static_cast<int>(optInt(caps, "last", 40));
+  }
+  c.no_new_privs = static_cast<int>(optInt(o, "noNewPrivileges", 0));
+  if (has(o, "seccomp")) {
+    Napi::Object s = o.Get("seccomp").As<Napi::Object>();
+    Napi::Buffer<uint8_t> prog = s.Get("program").As<Napi::Buffer<uint8_t>>();
+    if (prog.Length() % sizeof(sock_filter) != 0 || prog.Length() == 0) {
+      throw Napi::Error::New(o.Env(), "seccomp program length is not a multiple of 8");
+    }
+    a.filter.resize(prog.Length() / sizeof(sock_filter));
+    memcpy(a.filter.data(), prog.Data(), prog.Length());
+    c.has_seccomp = 1;
+    c.seccomp.len = static_cast<unsigned short>(a.filter.size());
+    c.seccomp.filter = a.filter.data();
+    c.seccomp_flags = static_cast<unsigned int>(optInt(s, "flags", 0));
+  }
+  c.apparmor_profile = optStr(a, o, "apparmorProfile");
+  c.cwd = optStr(a, o, "cwd");
+  c.argv = strArray(a, o, "args");
+  if (c.argv == nullptr || c.argv[0] == nullptr) throw Napi::Error::New(o.Env(), "args must not be empty");
+  c.exec_path = c.argv[0];
+  c.envp = strArray(a, o, "env");
+  if (c.envp == nullptr) {
+    a.arrays.emplace_back(1, nullptr);
+    c.envp = a.arrays.back().data();
+  }
+  c.exec_fifo_fd = static_cast<int>(optInt(o, "execFifoFd", -1));
+  c.console_fd = static_cast<int>(optInt(o, "consoleFd", -1));
+  c.terminal = static_cast<int>(optInt(o, "terminal", 0));
+  c.console_rows = static_cast<unsigned short>(optInt(o, "consoleRows", 0));
+  c.console_cols = static_cast<unsigned short>(optInt(o, "consoleCols", 0));
+  if (c.terminal && c.console_fd < 0) throw Napi::Error::New(o.Env(), "terminal needs a console socket fd");
+  for (int i = 0; i < 3; i++) c.stdio_fds[i] = -1;
+  if (has(o, "stdio")) {
+    Napi::Array s = o.Get("stdio").As<Napi::Array>();
+    for (uint32_t i = 0; i < s.Length() && i < 3; i++) {
+      Napi::Value v = s.Get(i);
+      c.stdio_fds[i] = v.IsNumber() ? v.As<Napi::Number>().Int32Value() : -1;
+    }
+  }
+  c.preserve_fds = static_cast<int>(optInt(o, "preserveFds", 0));
+  c.setsid = static_cast<int>(optInt(o, "setsid", 1));
+  if (has(o, "startHooks")) {
+    Napi::Array hs = o.Get("startHooks").As<Napi::Array>();
+    a.hooks.resize(hs.Length());
+    for (uint32_t i = 0; i < hs.Length(); i++) {
+      Napi::Object h = hs.Get(i).As<Napi::Object>();
+      a.hooks[i].path = optStr(a, h, "path");
+      a.hooks[i].argv = strArray(a, h, "args");
+      if (a.hooks[i].argv == nullptr) {
+        a.arrays.emplace_back(std::vector<char *>{const_cast<char *>(a.hooks[i].path), nullptr});
+        a.hooks[i].argv = a.arrays.back().data();
+      }
+      a.hooks[i].envp = strArray(a, h, "env");
+      if (a.hooks[i].envp == nullptr) {
+        a.arrays.emplace_back(1, nullptr);
+        a.hooks[i].envp = a.arrays.back().data();
+      }
+      a.hooks[i].timeout = static_cast<int>(optInt(h, "timeout", 0));
+    }
+    c.start_hooks = a.hooks.data();
+    c.n_start_hooks = static_cast<int>(a.hooks.size());
+  }
+  c.hook_state = optStr(a, o, "hookState");
+  if (c.hook_state == nullptr) c.hook_state = a.str("");
+}
+
+// spawn(plan) -> { pid, syncFd }: clones stage 1 of the container process.
+Napi::Value Spawn(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  Arena arena;
+  ock_config config;
+  fillConfig(arena, info[0].As<Napi::Object>(), config);
+  int sv[2];
+  if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) throw errnoError(env, "socketpair", errno);
+  config.sync_fd = sv[1];
+  long pid = syscall(SYS_clone, SIGCHLD, 0, 0, 0, 0);
+  if (pid < 0) {
+    int err = errno;
+    close(sv[0]);
+    close(sv[1]);
+    throw errnoError(env, "clone", err);
+  }
+  if (pid == 0) {
+    close(sv[0]);
+    ock_child_main(&config);
+  }
+  close(sv[1]);
+  Napi::Object out = Napi::Object::New(env);
+  out.Set("pid", Napi::Number::New(env, static_cast<double>(pid)));
+  out.Set("syncFd", Napi::Number::New(env, sv[0]));
+  return out;
+}
+
+class RecvWorker : public Napi::AsyncWorker {
+ public:
+  RecvWorker(Napi::Env env, int fd) : Napi::AsyncWorker(env), fd_(fd), deferred_(Napi::Promise::Deferred::New(env)) {}
+  Napi::Promise Promise() { return deferred_.Promise(); }
+  void Execute() override {
+    memset(&msg_, 0, sizeof msg_);
+    for (;;) {
+      ssize_t n = recv(fd_, &msg_, sizeof msg_, 0);
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0) {
+        err_ = errno;
+        return;
+      }
+      eof_ = n == 0;
+      if (!eof_ && n != static_cast<ssize_t>(sizeof msg_)) err_ = EPROTO;
+      return;
+    }
+  }
+  void OnOK() override {
+    Napi::Env env = Env();
+    if (err_ != 0) {
+      deferred_.Reject(errnoError(env, "recv sync", err_).Value());
+      return;
+    }
+    if (eof_) {
+      deferred_.Resolve(env.Null());
+      return;
+    }
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("type", Napi::Number::New(env, msg_.type));
+    o.Set("value", Napi::Number::New(env, msg_.value));
+    msg_.text[sizeof msg_.text - 1] = '\0';
+    o.Set("text", Napi::String::New(env, msg_.text));
+    deferred_.Resolve(o);
+  }
+  void OnError(const Napi::Error &e) override { deferred_.Reject(e.Value()); }
+
+ private:
+  int fd_;
+  ock_msg msg_{};
+  int err_ = 0;
+  bool eof_ = false;
+  Napi::Promise::Deferred deferred_;
+};
+
+// syncRecv(fd) -> Promise<{type, value, text} | null>; null at end of stream.
+Napi::Value SyncRecv(const Napi::CallbackInfo &info) {
+  auto *w = new RecvWorker(info.Env(), info[0].As<Napi::Number>().Int32Value());
+  Napi::Promise p = w->Promise();
+  w->Queue();
+  return p;
+}
+
+// syncSend(fd, type, value, text?): one message to the child; text (up to 64 KiB) follows the header.
+Napi::Value SyncSend(const Napi::CallbackInfo &info) {
+  ock_msg msg;
+  memset(&msg, 0, sizeof msg);
+  msg.type = info[1].As<Napi::Number>().Int32Value();
+  msg.value = info.Length() > 2 ? info[2].As<Napi::Number>().Int32Value() : 0;
+  std::string packet(reinterpret_cast<const char *>(&msg), sizeof msg);
+  if (info.Length() > 3 && info[3].IsString()) packet += info[3].As<Napi::String>().Utf8Value();
+  if (send(info[0].As<Napi::Number>().Int32Value(), packet.data(), packet.size(), MSG_NOSIGNAL) < 0) {
+    throw errnoError(info.Env(), "send sync", errno);
+  }
+  return info.Env().Undefined();
+}
+
+Napi::Object statusObject(Napi::Env env, int status) {
+  Napi::Object o = Napi::Object::New(env);
+  if (WIFEXITED(status)) {
+    o.Set("exitCode", Napi::Number::New(env, WEXITSTATUS(status)));
+    o.Set("signal", env.Null());
+  } else {
+    o.Set("exitCode", env.Null());
+    o.Set("signal", Napi::Number::New(env, WIFSIGNALED(status) ? WTERMSIG(status) : 0));
+  }
+  return o;
+}
+
+class WaitWorker : public Napi::AsyncWorker {
+ public:
+  WaitWorker(Napi::Env env, int pid) : Napi::AsyncWorker(env), pid_(pid), deferred_(Napi::Promise::Deferred::New(env)) {}
+  Napi::Promise Promise() { return deferred_.Promise(); }
+  void Execute() override {
+    for (;;) {
+      pid_t r = waitpid(pid_, &status_, __WALL);
+      if (r < 0 && errno == EINTR) continue;
+      if (r < 0) err_ = errno;
+      return;
+    }
+  }
+  void OnOK() override {
+    if (err_ != 0) {
+      deferred_.Reject(errnoError(Env(), "waitpid", err_).Value());
+      return;
+    }
+    deferred_.Resolve(statusObject(Env(), status_));
+  }
+  void OnError(const Napi::Error &e) override { deferred_.Reject(e.Value()); }
+
+ private:
+  int pid_;
+  int status_ = 0;
+  int err_ = 0;
+  Napi::Promise::Deferred deferred_;
+};
+
+// waitPid(pid) -> Promise<{exitCode, signal}>: blocking waitpid on the thread pool.
+Napi::Value WaitPid(const Napi::CallbackInfo &info) {
+  auto *w = new WaitWorker(info.Env(), info[0].As<Napi::Number>().Int32Value());
+  Napi::Promise p = w->Promise();
+  w->Queue();
+  return p;
+}
+
+// tryWaitPid(pid) -> {exitCode, signal} | null (still running); throws ECHILD for a non-child.
+Napi::Value TryWaitPid(const Napi::CallbackInfo &info) {
+  int status = 0;
+  pid_t r = waitpid(info[0].As<Napi::Number>().Int32Value(), &status, WNOHANG | __WALL);
+  if (r < 0) throw errnoError(info.Env(), "waitpid", errno);
+  if (r == 0) return info.Env().Null();
+  return statusObject(info.Env(), status);
+}
+
+// openFd(path, flags, mode?) -> fd (O_CLOEXEC is always added).
+Napi::Value OpenFd(const Napi::CallbackInfo &info) {
+  std::string path = info[0].As<Napi::String>().Utf8Value();
+  int flags = info[1].As<Napi::Number>().Int32Value();
+  int mode = info.Length() > 2 ? info[2].As<Napi::Number>().Int32Value() : 0;
+  int fd = open(path.c_str(), flags | O_CLOEXEC, mode);
+  if (fd < 0) throw errnoError(info.Env(), "open " + path, errno);
+  return Napi::Number::New(info.Env(), fd);
+}
+
+Napi::Value CloseFd(const Napi::CallbackInfo &info) {
+  close(info[0].As<Napi::Number>().Int32Value());
+  return info.Env().Undefined();
+}
+
+Napi::Value Mkfifo(const Napi::CallbackInfo &info) {
+  std::string path = info[0].As<Napi::String>().Utf8Value();
+  mode_t mode = info[1].As<Napi::Number>().Uint32Value();
+  if (mkfifo(path.c_str(), mode) < 0) throw errnoError(info.Env(), "mkfifo " + path, errno);
+  // The exact mode, past the umask: the init opens it after switching to the container's user.
+  if (chmod(path.c_str(), mode) < 0) throw errnoError(info.Env(), "chmod " + path, errno);
+  return info.Env().Undefined();
+}
+
+bool fillAddr(const std::string &path, sockaddr_un &addr) {
+  memset(&addr, 0, sizeof addr);
+  addr.sun_family = AF_UNIX;
+  if (path.size() >= sizeof addr.sun_path) return false;
+  memcpy(addr.sun_path, path.c_str(), path.size() + 1);
+  return true;
+}
+
+// connectUnix(path) -> fd of a connected SOCK_STREAM unix socket (close-on-exec).
+Napi::Value ConnectUnix(const Napi::CallbackInfo &info) {
+  std::string path = info[0].As<Napi::String>().Utf8Value();
+  sockaddr_un addr;
+  if (!fillAddr(path, addr)) throw errnoError(info.Env(), "connect " + path, ENAMETOOLONG);
+  int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) throw errnoError(info.Env(), "socket", errno);
+  if (connect(fd, reinterpret_cast<sockaddr *>(&addr), sizeof addr) < 0) {
+    int err = errno;
+    close(fd);
+    throw errnoError(info.Env(), "connect " + path, err);
+  }
+  return Napi::Number::New(info.Env(), fd);
+}
+
+// listenUnix(path) -> fd of a listening SOCK_STREAM unix socket (close-on-exec).
+Napi::Value ListenUnix(const Napi::CallbackInfo &info) {
+  std::string path = info[0].As<Napi::String>().Utf8Value();
+  sockaddr_un addr;
+  if (!fillAddr(path, addr)) throw errnoError(info.Env(), "listen " + path, ENAMETOOLONG);
+  int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) throw errnoError(info.Env(), "socket", errno);
+  if (bind(fd, reinterpret_cast<sockaddr *>(&addr), sizeof addr) < 0 || listen(fd, 4) < 0) {
+    int err = errno;
+    close(fd);
+    throw errnoError(info.Env(), "listen " + path, err);
+  }
+  return Napi::Number::New(info.Env(), fd);
+}
+
+class AcceptFdWorker : public Napi::AsyncWorker {
+ public:
+  AcceptFdWorker(Napi::Env env, int fd) : Napi::AsyncWorker(env), fd_(fd), deferred_(Napi::Promise::Deferred::New(env)) {}
+  Napi::Promise Promise() { return deferred_.Promise(); }
+  void Execute() override {
+    int conn = accept4(fd_, nullptr, nullptr, SOCK_CLOEXEC);
+    if (conn < 0) {
+      err_ = errno;
+      return;
+    }
+    char byte;
+    iovec iov{&byte, 1};
+    union {
+      char buf[CMSG_SPACE(sizeof(int))];
+      cmsghdr align;
+    } u;
+    msghdr mh{};
+    mh.msg_iov = &iov;
+    mh.msg_iovlen = 1;
+    mh.msg_control = u.buf;
+    mh.msg_controllen = sizeof u.buf;
+    ssize_t n = recvmsg(conn, &mh, MSG_CMSG_CLOEXEC);
+    if (n < 0) err_ = errno;
+    cmsghdr *cm = n > 0 ? CMSG_FIRSTHDR(&mh) : nullptr;
+    if (err_ == 0 && (cm == nullptr || cm->cmsg_type != SCM_RIGHTS)) err_ = EBADMSG;
+    if (err_ == 0) memcpy(&received_, CMSG_DATA(cm), sizeof(int));
+    close(conn);
+  }
+  void OnOK() override {
+    if (err_ != 0) {
+      deferred_.Reject(errnoError(Env(), "receive fd", err_).Value());
+      return;
+    }
+    deferred_.Resolve(Napi::Number::New(Env(), received_));
+  }
+  void OnError(const Napi::Error &e) override { deferred_.Reject(e.Value()); }
+
+ private:
+  int fd_;
+  int err_ = 0;
+  int received_ = -1;
+  Napi::Promise::Deferred deferred_;
+};
+
+// acceptFd(listenFd) -> Promise<fd>: accepts one connection and receives one fd with SCM_RIGHTS.
+Napi::Value AcceptFd(const Napi::CallbackInfo &info) {
+  auto *w = new AcceptFdWorker(info.Env(), info[0].As<Napi::Number>().Int32Value());
+  Napi::Promise p = w->Promise();
+  w->Queue();
+  return p;
+}
+
+Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  exports.Set("spawn", Napi::Function::New(env, Spawn));
+  exports.Set("syncRecv", Napi::Function::New(env, SyncRecv));
+  exports.Set("syncSend", Napi::Function::New(env, SyncSend));
+  exports.Set("waitPid", Napi::Function::New(env, WaitPid));
+  exports.Set("tryWaitPid", Napi::Function::New(env, TryWaitPid));
+  exports.Set("openFd", Napi::Function::New(env, OpenFd));
+  exports.Set("closeFd", Napi::Function::New(env, CloseFd));
+  exports.Set("mkfifo", Napi::Function::New(env, Mkfifo));
+  exports.Set("connectUnix", Napi::Function::New(env, ConnectUnix));
+  exports.Set("listenUnix", Napi::Function::New(env, ListenUnix));
+  exports.Set("acceptFd", Napi::Function::New(env, AcceptFd));
+  return exports;
+}
+
+}  // namespace
+
+NODE_API_MODULE(ocikit_runtime, Init)

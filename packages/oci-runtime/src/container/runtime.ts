@@ -1,0 +1,734 @@
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { open, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { isAbsolute, join, resolve } from 'node:path';
+import { createCgroupManager } from '../cgroups/create.js';
+import type { CgroupManager } from '../cgroups/manager.js';
+import type { CgroupResources } from '../cgroups/resources.js';
+import type { CgroupStats } from '../cgroups/stats.js';
+import { isRuntimeError, RuntimeError } from '../errors.js';
+import { runHooks } from '../hooks.js';
+import { nativeSyscalls } from '../native.js';
+import type { Hook, Process, RuntimeSpec } from '../spec/config.js';
+import type { ContainerRecord, ContainerState, ContainerStatus } from '../state/container-record.js';
+import { isProcessAlive, readProcStat } from '../state/process-status.js';
+import { StateStore } from '../state/state-store.js';
+import {
+  namespaceCloneFlags,
+  namespaceProcNames,
+  OpenFlag,
+  type ProcessExit,
+  type SpawnPlan,
+  type Syscalls,
+} from '../syscalls.js';
+import { buildInitPlan, type CgroupBind, planNamespaces } from './init-plan.js';
+import { buildProcessPlan } from './process-plan.js';
+import { spawnContainerProcess } from './spawn-process.js';
+import { rfc3339Nano, sleep } from './timestamps.js';
+
+/** The runtime-spec version written into `state` output. */
+export const runtimeOciVersion = '1.2.0';
+
+/** Makes the cgroup manager of a container's cgroupsPath. */
+export type CgroupManagerFactory = (path: string) => CgroupManager;
+
+/** A compiled seccomp filter: `struct sock_filter[]` bytes and SECCOMP_FILTER_FLAG_* bits. */
+export interface SeccompProgram {
+  program: Uint8Array;
+  flags: number;
+}
+
+/** Options of {@link ContainerRuntime}. */
+export interface ContainerRuntimeOptions {
+  /** The state root (runc's `--root`). */
+  root: string;
+  /** The kernel boundary; default the native addon (loaded on first use), a recording fake in unit tests. */
+  syscalls?: Syscalls | undefined;
+  /**
+   * Cgroup managers; default the cgroupfs manager of `/sys/fs/cgroup`. `false`: containers get no
+   * cgroup (and pause/ps/update/events refuse).
+   */
+  cgroups?: CgroupManagerFactory | false | undefined;
+  /** Compiles `linux.seccomp` to a BPF program; default this package's compiler (loaded lazily). */
+  compileSeccomp?:
+    | ((
+        profile: NonNullable<NonNullable<RuntimeSpec['linux']>['seccomp']>,
+      ) => SeccompProgram | Promise<SeccompProgram>)
+    | undefined;
+  /** Parses config.json text; loaded lazily by default so `state`/`kill` never load zod. */
+  parseSpec?: ((text: string, file: string) => RuntimeSpec) | undefined;
+}
+
+/** Options of {@link ContainerRuntime.create}. */
+export interface CreateOptions {
+  /** The container's stdio (fds of this process); default: this process's own 0, 1, 2. */
+  stdio?: (number | null)[] | undefined;
+  consoleSocket?: string | undefined;
+  pidFile?: string | undefined;
+  noPivot?: boolean | undefined;
+  preserveFds?: number | undefined;
+  signal?: AbortSignal | undefined;
+}
+
+/** Options of {@link ContainerRuntime.exec}. */
+export interface ExecOptions {
+  stdio?: (number | null)[] | undefined;
+  consoleSocket?: string | undefined;
+  pidFile?: string | undefined;
+  preserveFds?: number | undefined;
+  /** Allow exec into a paused container. */
+  ignorePaused?: boolean | undefined;
+  signal?: AbortSignal | undefined;
+}
+
+/** Options of {@link ContainerRuntime.delete}. */
+export interface DeleteOptions {
+  /** Kill a running container (SIGKILL) instead of refusing. */
+  force?: boolean | undefined;
+  signal?: AbortSignal | undefined;
+}
+
+/** Problems that did not stop an operation (poststart/poststop hook failures), in words. */
+export interface LifecycleResult {
+  warnings: string[];
+}
+
+async function writeAtomic(path: string, text: string): Promise<void> {
+  const tmp = `${path}.${process.pid}.tmp`;
+  await writeFile(tmp, text);
+  await rename(tmp, path);
+}
+
+function publicState(record: ContainerRecord, status: ContainerStatus): ContainerState {
+  const state: ContainerState = {
+    ociVersion: record.ociVersion,
+    id: record.id,
+    pid: status === 'stopped' ? 0 : record.pid,
+    status,
+    bundle: record.bundle,
+    rootfs: record.rootfs,
+    created: record.created,
+    owner: record.owner,
+  };
+  if (record.annotations !== undefined && Object.keys(record.annotations).length > 0) {
+    state.annotations = record.annotations;
+  }
+  return state;
+}
+
+/**
+ * The spec's resources with the device cgroup rules runc always appends: mknod of anything, and use
+ * of the default devices, /dev/pts/*, /dev/ptmx, /dev/console, /dev/net/tun and the spec's own devices.
+ */
+export function withDefaultDeviceRules(spec: RuntimeSpec): CgroupResources {
+  const resources = { ...((spec.linux?.resources ?? {}) as CgroupResources) };
+  const rules = [...(resources.devices ?? [])];
+  rules.push({ allow: true, type: 'c', access: 'm' }, { allow: true, type: 'b', access: 'm' });
+  for (const [major, minor] of [
+    [1, 3],
+    [1, 5],
+    [1, 7],
+    [1, 8],
+    [1, 9],
+    [5, 0],
+    [5, 1],
+    [5, 2],
+    [10, 200],
+  ] as const) {
+    rules.push({ allow: true, type: 'c', major, minor, access: 'rwm' });
+  }
+  rules.push({ allow: true, type: 'c', major: 136, access: 'rwm' });
+  for (const device of spec.linux?.devices ?? []) {
+    if (device.type === 'c' || device.type === 'b' || device.type === 'u') {
+      rules.push({
+        allow: true,
+        type: device.type === 'u' ? 'c' : device.type,
+        major: device.major,
+        minor: device.minor,
+        access: 'rwm',
+      });
+    }
+  }
+  resources.devices = rules;
+  return resources;
+}
+
+/** AppArmor is enabled on the host (else profiles are skipped, as runc does). */
+function hostHasAppArmor(): boolean {
+  try {
+    return readFileSync('/sys/module/apparmor/parameters/enabled', 'utf8').trim() === 'Y';
+  } catch {
+    return false;
+  }
+}
+
+/** Writes `/proc/<pid>/oom_score_adj` from the parent (lowering it needs CAP_SYS_RESOURCE). */
+async function writeOomScoreAdj(pid: number, value: number): Promise<void> {
+  try {
+    await writeFile(`/proc/${pid}/oom_score_adj`, String(value));
+  } catch (error) {
+    throw new RuntimeError('SYSCALL_FAILED', `set oom_score_adj ${value}: ${(error as Error).message}`, {
+      path: 'process.oomScoreAdj',
+      errno: (error as NodeJS.ErrnoException).code,
+      cause: error,
+    });
+  }
+}
+
+function idMapText(maps: readonly { containerID: number; hostID: number; size: number }[]): string {
+  return maps.map((m) => `${m.containerID} ${m.hostID} ${m.size}\n`).join('');
+}
+
+/**
+ * The container lifecycle over a state root: create / start / state / kill / delete / exec / pause /
+ * resume / update / stats / pids / list, with hooks at the runtime-spec's points. Constructing does no
+ * I/O. Every method throws `RuntimeError` with a stable code.
+ */
+export class ContainerRuntime {
+  readonly store: StateStore;
+  readonly #sys: Syscalls;
+  readonly #cgroups: CgroupManagerFactory | undefined;
+  readonly #options: ContainerRuntimeOptions;
+
+  constructor(options: ContainerRuntimeOptions) {
+    this.store = new StateStore(options.root);
+    this.#sys = options.syscalls ?? nativeSyscalls();
+    this.#cgroups =
+      options.cgroups === false ? undefined : (options.cgroups ?? ((path) => createCgroupManager({ path })));
+    this.#options = options;
+  }
+
+  #cgroup(record: Pick<ContainerRecord, 'cgroupPath'>): CgroupManager | undefined {
+    if (record.cgroupPath === '' || this.#cgroups === undefined) return undefined;
+    return this.#cgroups(record.cgroupPath);
+  }
+
+  async #readSpec(bundle: string): Promise<RuntimeSpec> {
+    const file = join(bundle, 'config.json');
+    let text: string;
+    try {
+      text = await readFile(file, 'utf8');
+    } catch (error) {
+      throw new RuntimeError('BUNDLE_NOT_FOUND', `read ${file}: ${(error as Error).message}`, {
+        path: file,
+        cause: error,
+      });
+    }
+    if (this.#options.parseSpec !== undefined) return this.#options.parseSpec(text, file);
+    const { parseRuntimeSpec } = await import('../spec/config.js');
+    return parseRuntimeSpec(text, file);
+  }
+
+  /** The live status of a record: pid liveness (with start time), the exec fifo, the freezer. */
+  async status(record: ContainerRecord): Promise<ContainerStatus> {
+    if (record.pid <= 0) return record.status === 'creating' ? 'creating' : 'stopped';
+    if (!isProcessAlive(record.pid, record.pidStartTime)) return 'stopped';
+    if (existsSync(this.store.fifoPath(record.id))) return 'created';
+    const cgroup = this.#cgroup(record);
+    if (cgroup !== undefined) {
+      try {
+        if ((await cgroup.freezerState()) !== 'thawed') return 'paused';
+      } catch {
+        // no freezer: cannot be paused
+      }
+    }
+    return 'running';
+  }
+
+  /** The runtime-spec state of a container; throws `CONTAINER_NOT_FOUND`. */
+  async state(id: string): Promise<ContainerState> {
+    const record = await this.store.read(id);
+    return publicState(record, await this.status(record));
+  }
+
+  /** The states of every container under the root, by ID. */
+  async list(): Promise<ContainerState[]> {
+    const states: ContainerState[] = [];
+    for (const id of await this.store.list()) {
+      try {
+        states.push(await this.state(id));
+      } catch (error) {
+        if (!isRuntimeError(error, 'CONTAINER_NOT_FOUND')) throw error;
+      }
+    }
+    return states;
+  }
+
+  /**
+   * Creates a container from the bundle: its init runs everything up to the user process and waits on
+   * the exec fifo. Throws `CONTAINER_EXISTS`, `BUNDLE_NOT_FOUND`, `ROOTFS_NOT_FOUND`, `INVALID_SPEC`,
+   * `MOUNT_ESCAPE`, `NAMESPACE_PATH_INVALID`, `HOOK_FAILED`/`HOOK_TIMEOUT`, … and leaves no state
+   * directory, cgroup or process behind when it fails.
+   */
+  async create(id: string, bundlePath: string, options: CreateOptions = {}): Promise<ContainerState> {
+    const bundle = resolve(bundlePath);
+    const spec = await this.#readSpec(bundle);
+    const rootPath = spec.root?.path;
+    if (rootPath === undefined)
+      throw new RuntimeError('INVALID_SPEC', 'create: the spec has no root', { path: 'root' });
+    const rootfs = isAbsolute(rootPath) ? rootPath : join(bundle, rootPath);
+    if (!existsSync(rootfs) || !statSync(rootfs).isDirectory()) {
+      throw new RuntimeError('ROOTFS_NOT_FOUND', `rootfs ${rootfs} does not exist or is not a directory`, {
+        path: rootfs,
+      });
+    }
+    if (spec.process?.terminal && options.consoleSocket === undefined) {
+      throw new RuntimeError(
+        'INVALID_ARGUMENT',
+        'cannot allocate tty if runc will detach without setting console socket',
+      );
+    }
+    if (!spec.process?.terminal && options.consoleSocket !== undefined) {
+      throw new RuntimeError(
+        'INVALID_ARGUMENT',
+        'cannot use console socket if runc will not detach or allocate tty',
+      );
+    }
+    const dir = await this.store.claim(id);
+    const sys = this.#sys;
+    const fds: number[] = [];
+    let cgroup: CgroupManager | undefined;
+    const record: ContainerRecord = {
+      ociVersion: runtimeOciVersion,
+      id,
+      pid: 0,
+      status: 'creating',
+      bundle,
+      rootfs,
+      created: rfc3339Nano(),
+      owner: '',
+      annotations: spec.annotations,
+      pidStartTime: '',
+      cgroupPath: '',
+      hooks:
+        spec.hooks === undefined
+          ? undefined
+          : { poststart: spec.hooks.poststart, poststop: spec.hooks.poststop },
+    };
+    try {
+      await this.store.write(record);
+      const namespaces = planNamespaces(spec);
+      if (this.#cgroups !== undefined) {
+        record.cgroupPath = spec.linux?.cgroupsPath || `/${id}`;
+        cgroup = this.#cgroups(record.cgroupPath);
+        await cgroup.create();
+      }
+      const cgroupBinds: CgroupBind[] = [];
+      if (cgroup !== undefined && cgroup.version === 1) {
+        for (const [hierarchy, directory] of await cgroup.directories()) {
+          const name = hierarchy.startsWith('name=') ? hierarchy.slice(5) : hierarchy;
+          cgroupBinds.push({ source: directory, name });
+        }
+      }
+      const plan: SpawnPlan = buildInitPlan(spec, {
+        rootfs,
+        apparmorEnabled: hostHasAppArmor(),
+        noPivot: options.noPivot,
+        cgroupBinds,
+        cgroupV2: cgroup?.version === 2,
+      });
+      plan.join = namespaces.joins.map((join) => {
+        try {
+          const fd = sys.openFd(join.path, OpenFlag.RDONLY);
+          fds.push(fd);
+          return { fd, type: namespaceFlag(join.type) };
+        } catch (error) {
+          throw new RuntimeError(
+            'NAMESPACE_PATH_INVALID',
+            `open ${join.type} namespace ${join.path}: ${(error as Error).message}`,
+            {
+              path: join.path,
+              cause: error,
+            },
+          );
+        }
+      });
+      if (spec.linux?.seccomp !== undefined) {
+        const compile =
+          this.#options.compileSeccomp ??
+          (async (profile) => (await import('../seccomp/compile.js')).compileSeccomp(profile));
+        plan.seccomp = await compile(spec.linux.seccomp);
+        record.seccomp = {
+          program: Buffer.from(plan.seccomp.program).toString('base64'),
+          flags: plan.seccomp.flags,
+        };
+      }
+      const fifo = this.store.fifoPath(id);
+      sys.mkfifo(fifo, 0o622);
+      const fifoFd = sys.openFd(fifo, OpenFlag.PATH);
+      fds.push(fifoFd);
+      plan.execFifoFd = fifoFd;
+      if (options.consoleSocket !== undefined) {
+        const consoleFd = sys.connectUnix(options.consoleSocket);
+        fds.push(consoleFd);
+        plan.consoleFd = consoleFd;
+      }
+      plan.stdio = options.stdio;
+      plan.preserveFds = options.preserveFds;
+      const hookState = (pid: number, status: ContainerStatus): ContainerState =>
+        publicState({ ...record, pid }, status);
+      const startHooks = spec.hooks?.startContainer ?? [];
+      if (startHooks.length > 0) {
+        plan.startHooks = startHooks.map((hook: Hook) => ({ ...hook, timeout: hook.timeout ?? 0 }));
+      }
+      const pid = await spawnContainerProcess(sys, plan, {
+        signal: options.signal,
+        onUserns: async (stage1) => {
+          await writeFile(`/proc/${stage1}/uid_map`, idMapText(spec.linux?.uidMappings ?? []));
+          await writeFile(`/proc/${stage1}/gid_map`, idMapText(spec.linux?.gidMappings ?? []));
+        },
+        onPid: async (containerPid) => {
+          record.pid = containerPid;
+          record.pidStartTime = readProcStat(containerPid)?.startTime ?? '';
+          await this.store.write(record);
+          if (cgroup !== undefined) {
+            await cgroup.addProcess(containerPid);
+            await cgroup.set(withDefaultDeviceRules(spec));
+          }
+          const oomScoreAdj = spec.process?.oomScoreAdj;
+          if (oomScoreAdj !== undefined) await writeOomScoreAdj(containerPid, oomScoreAdj);
+          return plan.startHooks === undefined
+            ? undefined
+            : JSON.stringify(hookState(containerPid, 'created'));
+        },
+        onHooks: async (containerPid) => {
+          const state = hookState(containerPid, 'creating');
+          await runHooks(spec.hooks?.prestart, state, { phase: 'prestart', signal: options.signal });
+          await runHooks(spec.hooks?.createRuntime, state, {
+            phase: 'createRuntime',
+            signal: options.signal,
+          });
+          const enterFlags = ['-m', '-u', '-i', '-n', '-p'];
+          if (namespaces.newUserns) enterFlags.push('-U', '--preserve-credentials');
+          await runHooks(spec.hooks?.createContainer, state, {
+            phase: 'createContainer',
+            enterPid: containerPid,
+            enterFlags,
+            signal: options.signal,
+          });
+        },
+      });
+      record.pid = pid;
+      record.pidStartTime = readProcStat(pid)?.startTime ?? '';
+      record.status = 'created';
+      record.sharedPidNamespace = (namespaces.cloneFlags & 0x20000000) === 0;
+      await this.store.write(record);
+      if (options.pidFile !== undefined) await writeAtomic(resolve(options.pidFile), String(pid));
+      return publicState(record, 'created');
+    } catch (error) {
+      if (record.pid > 0) {
+        try {
+          process.kill(record.pid, 'SIGKILL');
+        } catch {
+          // gone
+        }
+        await this.#waitGone(record.pid, record.pidStartTime, 5000);
+      }
+      if (cgroup !== undefined) await cgroup.destroy().catch(() => undefined);
+      await rm(dir, { recursive: true, force: true });
+      throw error;
+    } finally {
+      for (const fd of fds) sys.closeFd(fd);
+    }
+  }
+
+  /** Waits (polling /proc) until the process is gone or a zombie; reaps it when it is our child. */
+  async #waitGone(pid: number, startTime: string, timeoutMs: number, signal?: AbortSignal): Promise<boolean> {
+    for (let waited = 0; ; waited += 10) {
+      try {
+        this.#sys.tryWaitPid(pid);
+      } catch {
+        // not our child: its own parent reaps it
+      }
+      if (!isProcessAlive(pid, startTime)) return true;
+      if (waited >= timeoutMs) return false;
+      await sleep(10, signal);
+    }
+  }
+
+  /**
+   * Starts a `created` container: opens the exec fifo so the init goes on to execve, then runs the
+   * poststart hooks (a failing one is a warning). Throws `INVALID_STATE` for any other status.
+   */
+  async start(id: string, options: { signal?: AbortSignal | undefined } = {}): Promise<LifecycleResult> {
+    const record = await this.store.read(id);
+    const status = await this.status(record);
+    if (status !== 'created') {
+      throw new RuntimeError(
+        'INVALID_STATE',
+        status === 'stopped'
+          ? 'cannot start a container that has stopped'
+          : `cannot start an already ${status} container`,
+        { path: id },
+      );
+    }
+    const fifo = this.store.fifoPath(id);
+    // If the init dies while we wait in open(), open the fifo for writing ourselves to get unstuck.
+    const watchdog = setInterval(() => {
+      if (!isProcessAlive(record.pid, record.pidStartTime)) {
+        try {
+          this.#sys.closeFd(this.#sys.openFd(fifo, OpenFlag.WRONLY | OpenFlag.NONBLOCK));
+        } catch {
+          // no reader (yet): try again
+        }
+      }
+    }, 100);
+    let byte = 0;
+    try {
+      const handle = await open(fifo, 'r');
+      try {
+        const { bytesRead } = await handle.read(Buffer.alloc(1), 0, 1, null);
+        byte = bytesRead;
+      } finally {
+        await handle.close();
+      }
+    } finally {
+      clearInterval(watchdog);
+    }
+    await rm(fifo, { force: true });
+    if (byte === 0) {
+      throw new RuntimeError(
+        'CONTAINER_NOT_RUNNING',
+        `start ${id}: the container init exited before it was started`,
+        {
+          path: id,
+        },
+      );
+    }
+    record.status = 'running';
+    await this.store.write(record);
+    const warnings: string[] = [];
+    try {
+      await runHooks(record.hooks?.poststart, publicState(record, 'running'), {
+        phase: 'poststart',
+        signal: options.signal,
+      });
+    } catch (error) {
+      warnings.push((error as Error).message);
+    }
+    return { warnings };
+  }
+
+  /**
+   * Sends `signal` to the init (or with `all` to every process of the container's cgroup).
+   * Throws `CONTAINER_NOT_RUNNING` for a stopped container.
+   */
+  async kill(id: string, signal: number, options: { all?: boolean | undefined } = {}): Promise<void> {
+    const record = await this.store.read(id);
+    const status = await this.status(record);
+    if (status === 'stopped' || status === 'creating') {
+      throw new RuntimeError('CONTAINER_NOT_RUNNING', 'container not running', { path: id });
+    }
+    const cgroup = this.#cgroup(record);
+    if (options.all && cgroup !== undefined) {
+      await cgroup.killAll(signal);
+      return;
+    }
+    try {
+      process.kill(record.pid, signal);
+    } catch (error) {
+      throw new RuntimeError('SYSCALL_FAILED', `kill ${id}: ${(error as Error).message}`, {
+        path: id,
+        cause: error,
+      });
+    }
+  }
+
+  /**
+   * Deletes a container: a `created` or `stopped` one always, a running or paused one only with
+   * `force` (SIGKILL first). Removes the cgroup and the state directory, then runs poststop hooks
+   * (failures become warnings). Throws `CONTAINER_NOT_STOPPED` without `force`.
+   */
+  async delete(id: string, options: DeleteOptions = {}): Promise<LifecycleResult> {
+    const record = await this.store.read(id);
+    const status = await this.status(record);
+    if ((status === 'running' || status === 'paused') && !options.force) {
+      throw new RuntimeError(
+        'CONTAINER_NOT_STOPPED',
+        `cannot delete container ${id} that is not stopped: ${status}`,
+        {
+          path: id,
+        },
+      );
+    }
+    const cgroup = this.#cgroup(record);
+    if (status !== 'stopped' && record.pid > 0) {
+      if (cgroup !== undefined) {
+        await cgroup.killAll(9).catch(() => undefined);
+        if (status === 'paused') await cgroup.thaw().catch(() => undefined);
+      }
+      try {
+        process.kill(record.pid, 'SIGKILL');
+      } catch {
+        // gone already
+      }
+      if (!(await this.#waitGone(record.pid, record.pidStartTime, 10_000, options.signal))) {
+        throw new RuntimeError(
+          'SYSCALL_FAILED',
+          `delete ${id}: the container init did not die after SIGKILL`,
+          { path: id },
+        );
+      }
+    } else if (record.pid > 0) {
+      try {
+        this.#sys.tryWaitPid(record.pid);
+      } catch {
+        // not our child
+      }
+    }
+    if (cgroup !== undefined) await cgroup.destroy({ signal: options.signal });
+    await this.store.remove(id);
+    const warnings: string[] = [];
+    try {
+      await runHooks(record.hooks?.poststop, publicState(record, 'stopped'), { phase: 'poststop' });
+    } catch (error) {
+      warnings.push((error as Error).message);
+    }
+    return { warnings };
+  }
+
+  /** Waits for a container process that is a child of this process (`run` in the foreground). */
+  waitChild(pid: number): Promise<ProcessExit> {
+    return this.#sys.waitPid(pid);
+  }
+
+  /**
+   * Runs another process in a running container: it joins every namespace of the init and its
+   * cgroup, with its own user, capabilities, rlimits, env and cwd. Returns the host pid once the
+   * process has called execve. Throws `CONTAINER_NOT_RUNNING` / `INVALID_STATE`.
+   */
+  async exec(id: string, processSpec: Process, options: ExecOptions = {}): Promise<number> {
+    const record = await this.store.read(id);
+    const status = await this.status(record);
+    if (status === 'paused' && !options.ignorePaused) {
+      throw new RuntimeError(
+        'INVALID_STATE',
+        'cannot exec in a paused container (use --ignore-paused to override)',
+        {
+          path: id,
+        },
+      );
+    }
+    if (status !== 'running' && status !== 'created' && status !== 'paused') {
+      throw new RuntimeError('CONTAINER_NOT_RUNNING', 'cannot exec in a stopped container', { path: id });
+    }
+    if (processSpec.terminal && options.consoleSocket === undefined) {
+      throw new RuntimeError(
+        'INVALID_ARGUMENT',
+        'cannot allocate tty if runc will detach without setting console socket',
+      );
+    }
+    const sys = this.#sys;
+    const fds: number[] = [];
+    try {
+      const join: { fd: number; type: number }[] = [];
+      for (const type of ['user', 'ipc', 'uts', 'network', 'pid', 'cgroup', 'mount'] as const) {
+        const name = namespaceProcNames[type];
+        const theirs = `/proc/${record.pid}/ns/${name}`;
+        let same = false;
+        try {
+          const a = statSync(theirs);
+          const b = statSync(`/proc/self/ns/${name}`);
+          same = a.ino === b.ino && a.dev === b.dev;
+        } catch {
+          continue;
+        }
+        if (same) continue;
+        const fd = sys.openFd(theirs, OpenFlag.RDONLY);
+        fds.push(fd);
+        join.push({ fd, type: namespaceFlag(type) });
+      }
+      const plan: SpawnPlan = {
+        mode: 1,
+        join,
+        ...buildProcessPlan(processSpec, { apparmorEnabled: hostHasAppArmor() }),
+      };
+      // Like runc, the container's seccomp filter applies to every process started in it.
+      if (record.seccomp !== undefined) {
+        plan.seccomp = {
+          program: Buffer.from(record.seccomp.program, 'base64'),
+          flags: record.seccomp.flags,
+        };
+      }
+      plan.stdio = options.stdio;
+      plan.preserveFds = options.preserveFds;
+      if (options.consoleSocket !== undefined) {
+        const consoleFd = sys.connectUnix(options.consoleSocket);
+        fds.push(consoleFd);
+        plan.consoleFd = consoleFd;
+      }
+      const cgroup = this.#cgroup(record);
+      const pid = await spawnContainerProcess(sys, plan, {
+        waitForExec: true,
+        signal: options.signal,
+        onPid: async (execPid) => {
+          if (cgroup !== undefined) await cgroup.addProcess(execPid);
+          if (processSpec.oomScoreAdj !== undefined) await writeOomScoreAdj(execPid, processSpec.oomScoreAdj);
+          return undefined;
+        },
+      });
+      if (options.pidFile !== undefined) await writeAtomic(resolve(options.pidFile), String(pid));
+      return pid;
+    } finally {
+      for (const fd of fds) sys.closeFd(fd);
+    }
+  }
+
+  #requireCgroup(record: ContainerRecord): CgroupManager {
+    const cgroup = this.#cgroup(record);
+    if (cgroup === undefined) {
+      throw new RuntimeError('CGROUP_UNSUPPORTED', `container ${record.id} has no cgroup`, {
+        path: record.id,
+      });
+    }
+    return cgroup;
+  }
+
+  /** Freezes a running container. Throws `CONTAINER_NOT_RUNNING` otherwise. */
+  async pause(id: string): Promise<void> {
+    const record = await this.store.read(id);
+    const status = await this.status(record);
+    if (status !== 'running' && status !== 'created') {
+      throw new RuntimeError('CONTAINER_NOT_RUNNING', 'container not running', { path: id });
+    }
+    await this.#requireCgroup(record).freeze();
+  }
+
+  /** Thaws a paused container. Throws `INVALID_STATE` when it is not paused. */
+  async resume(id: string): Promise<void> {
+    const record = await this.store.read(id);
+    const status = await this.status(record);
+    if (status !== 'paused') throw new RuntimeError('INVALID_STATE', 'container not paused', { path: id });
+    await this.#requireCgroup(record).thaw();
+  }
+
+  /** Applies resources to a container's cgroup (only the parts given). */
+  async update(id: string, resources: CgroupResources): Promise<void> {
+    const record = await this.store.read(id);
+    if ((await this.status(record)) === 'stopped') {
+      throw new RuntimeError('CONTAINER_NOT_RUNNING', 'container not running', { path: id });
+    }
+    await this.#requireCgroup(record).set(resources);
+  }
+
+  /** Every pid in the container's cgroup, ascending. */
+  async pids(id: string): Promise<number[]> {
+    const record = await this.store.read(id);
+    if ((await this.status(record)) === 'stopped') return [];
+    return this.#requireCgroup(record).pids();
+  }
+
+  /** The container's cgroup statistics. */
+  async stats(id: string): Promise<CgroupStats> {
+    const record = await this.store.read(id);
+    return this.#requireCgroup(record).stats();
+  }
+
+  /** The container's cgroup manager (for OOM events); throws `CGROUP_UNSUPPORTED` without one. */
+  async cgroupOf(id: string): Promise<CgroupManager> {
+    return this.#requireCgroup(await this.store.read(id));
+  }
+}
+
+function namespaceFlag(type: keyof typeof namespaceCloneFlags): number {
+  return namespaceCloneFlags[type];
+}
