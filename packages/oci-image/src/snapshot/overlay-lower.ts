@@ -40,6 +40,19 @@ function normalise(name: string): string {
 }
 
 /**
+ * The entry's xattrs less any `trusted.overlay.*` / `user.overlay.*` the layer itself carries: in a lower
+ * dir those would steer overlayfs (opaque, redirect, metacopy), and only this module's translation of OCI
+ * whiteouts may set them.
+ */
+function withoutOverlayXattrs(xattrs: ReadonlyMap<string, Buffer>): Map<string, Buffer> | undefined {
+  const kept = new Map<string, Buffer>();
+  for (const [name, value] of xattrs) {
+    if (!name.startsWith('trusted.overlay.') && !name.startsWith('user.overlay.')) kept.set(name, value);
+  }
+  return kept.size === 0 ? undefined : kept;
+}
+
+/**
  * Re-encodes a layer so that applying it to an empty directory yields an overlay lower dir: `.wh.<name>`
  * becomes a char device 0:0 named `<name>` (an overlay whiteout), `.wh..wh..opq` becomes the
  * `trusted.overlay.opaque=y` xattr on its directory (by repeating the directory's entry with the xattr
@@ -79,7 +92,7 @@ async function* overlayLowerTar(reader: LayerReader): AsyncGenerator<Buffer, voi
         size: 0,
         mtime,
       };
-      const xattrs = new Map(directory.xattrs ?? []);
+      const xattrs = new Map(withoutOverlayXattrs(directory.xattrs ?? new Map()) ?? []);
       xattrs.set(OPAQUE_XATTR, Buffer.from('y'));
       if (parent !== '') yield encodeTarHeader({ ...directory, xattrs });
       continue;
@@ -105,7 +118,7 @@ async function* overlayLowerTar(reader: LayerReader): AsyncGenerator<Buffer, voi
       linkname: header.linkname,
       devmajor: header.devmajor,
       devminor: header.devminor,
-      xattrs: header.xattrs.size === 0 ? undefined : header.xattrs,
+      xattrs: withoutOverlayXattrs(header.xattrs),
     };
     if (type === 'directory') directories.set(path, out);
     yield encodeTarHeader(out);
