@@ -7,6 +7,7 @@ export {
   writeImage,
 } from './random-image.js';
 export { SeededRandom } from './seeded-random.js';
+export { TarBuilder, TarType, tarBuilder } from './tar-builder.js';
 export { buildTar, type TarFixtureEntry } from './tar-fixture.js';
 export {
   type DiffTreeOptions,
@@ -17,4 +18,3 @@ export {
   type TreeSnapshotEntry,
 } from './tree-snapshot.js';
 export { type ConformanceProblem, checkProviderContract, validateContent } from './validate-content.js';
-export { TarBuilder, TarType, tarBuilder } from './tar-builder.js';
