@@ -2,6 +2,14 @@ import { type Digest, digestOf, parseDigest } from './digest.js';
 import { OciImageError } from './errors.js';
 
 /**
+ * One step of the chain: the chain ID of layer `diffId` on top of the stack whose chain ID is `parent`
+ * (`diffId` itself for a base layer, else sha256 of `"<parent> <diffId>"`). Pure; no validation.
+ */
+export function layerChainId(parent: Digest | undefined, diffId: Digest): Digest {
+  return parent === undefined ? diffId : digestOf(`${parent} ${diffId}`);
+}
+
+/**
  * The chain IDs of a layer stack, one per layer (image-spec "Layer ChainID"): the first is the first
  * diff ID, each next is sha256 of `"<previous chain id> <diff id>"`. Throws `INVALID_DIGEST` for a bad
  * diff ID (path `rootfs.diff_ids[i]`).
@@ -11,7 +19,7 @@ export function chainIds(diffIds: readonly string[]): Digest[] {
   diffIds.forEach((diffId, position) => {
     const valid = parseDigest(diffId, `rootfs.diff_ids[${position}]`);
     const previous = out[position - 1];
-    out.push(previous === undefined ? valid : digestOf(`${previous} ${valid}`));
+    out.push(layerChainId(previous, valid));
   });
   return out;
 }

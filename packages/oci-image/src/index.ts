@@ -1,4 +1,4 @@
-export { chainId, chainIds } from './chain-id.js';
+export { chainId, chainIds, layerChainId } from './chain-id.js';
 export {
   type BlobSource,
   type BlobStat,
@@ -175,7 +175,6 @@ export {
   parseReference,
   Reference,
 } from './reference.js';
-export { layerChainId } from './snapshot/chain-id.js';
 export type { Mount } from './snapshot/mount.js';
 export { applyLayerAsOverlayLower, type OverlayLowerOptions } from './snapshot/overlay-lower.js';
 export {

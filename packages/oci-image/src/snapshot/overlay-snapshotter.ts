@@ -2,10 +2,10 @@ import type { BigIntStats } from 'node:fs';
 import { lstat, mkdir, mkdtemp, readdir, rename, rm } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import type { Readable } from 'node:stream';
+import { layerChainId } from '../chain-id.js';
 import type { Digest } from '../digest.js';
 import { isOciImageError, OciImageError } from '../errors.js';
 import type { Compression } from '../media-types.js';
-import { layerChainId } from './chain-id.js';
 import type { Mount } from './mount.js';
 import { applyLayerAsOverlayLower, type OverlayLowerOptions } from './overlay-lower.js';
 import {

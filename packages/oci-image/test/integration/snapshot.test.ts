@@ -2,10 +2,9 @@ import { access, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:f
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { chainIds } from '../../src/chain-id.js';
+import { chainIds, layerChainId } from '../../src/chain-id.js';
 import { type Digest, digestOf } from '../../src/digest.js';
 import { isOciImageError } from '../../src/errors.js';
-import { layerChainId } from '../../src/snapshot/chain-id.js';
 import { OverlaySnapshotter, overlaySnapshotter } from '../../src/snapshot/overlay-snapshotter.js';
 
 // These tests use an `apply` that writes plain files, so they need neither root nor a mount.
