@@ -12,6 +12,7 @@ import {
   readManifest,
 } from '../../src/index.js';
 import { diffTreeSnapshots, snapshotTree, type TreeSnapshot } from '../../src/testing/tree-snapshot.js';
+import { validateContent } from '../../src/testing/validate-content.js';
 import {
   run,
   skopeoInspect,
@@ -81,6 +82,7 @@ describe.skipIf(cannot)('skopeo copies of a umoci image', () => {
     const copied = fresh('skopeo-copy');
     skopeoCopy(umociLayout, copied);
     const provider = layout.open(copied);
+    expect(await validateContent(provider, { checkDiffIds: true })).toEqual([]);
     const manifest = await readManifest(provider, await provider.resolve('t'));
     expect(manifest.value.layers.map((layer) => layer.mediaType)).toEqual([
       MediaType.ociLayerGzip,
@@ -95,6 +97,7 @@ describe.skipIf(cannot)('skopeo copies of a umoci image', () => {
     const copied = fresh('skopeo-zstd');
     skopeoCopy(umociLayout, copied, '--dest-compress-format', 'zstd');
     const provider = layout.open(copied);
+    expect(await validateContent(provider)).toEqual([]);
     const manifest = await readManifest(provider, await provider.resolve('t'));
     expect(manifest.value.layers.map((layer) => layer.mediaType)).toEqual([
       MediaType.ociLayerZstd,

@@ -15,6 +15,7 @@ import {
   readManifest,
 } from '../../src/index.js';
 import { diffTreeSnapshots, snapshotTree, type TreeSnapshot } from '../../src/testing/tree-snapshot.js';
+import { validateContent } from '../../src/testing/validate-content.js';
 import {
   attempt,
   run,
@@ -196,6 +197,8 @@ describe.skipIf(cannot)('a layout written by umoci', () => {
     const refs: string[] = [];
     for await (const entry of provider.listRefs()) refs.push(entry.name);
     expect(refs).toEqual(['t']);
+    // Every blob hashes to its name, the image is complete, diff IDs match the layers.
+    expect(await validateContent(provider, { checkDiffIds: true })).toEqual([]);
     const descriptor = await provider.resolve('t');
     const manifest = await readManifest(provider, descriptor);
     expect(manifest.value.mediaType).toBeUndefined();
