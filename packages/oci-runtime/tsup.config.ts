@@ -11,15 +11,21 @@ export default defineConfig([
     target: 'node20',
   },
   {
-    // The CLI: one self-contained ESM file (zod bundled in, loaded lazily by the commands that parse).
-    entry: { cli: 'src/cli/bin.ts' },
-    format: ['esm'],
+    // The CLI body: one self-contained CommonJS file (zod bundled in, evaluated lazily by the commands
+    // that parse). scripts/bundle-cli.mjs then turns it into dist/cli.js, which compiles it with a V8
+    // code cache.
+    entry: { 'cli-body': 'src/cli/bin.ts' },
+    format: ['cjs'],
     dts: false,
     clean: false,
     sourcemap: false,
+    shims: true,
     target: 'node20',
+    // Fewer bytes to read at every start-up; names are kept, so stack traces stay readable.
+    minifyWhitespace: true,
+    minifySyntax: true,
     noExternal: [/.*/],
     splitting: false,
-    banner: { js: '#!/usr/bin/env node' },
+    onSuccess: 'node scripts/bundle-cli.mjs',
   },
 ]);

@@ -69,8 +69,10 @@ export {
   type DeleteOptions,
   type ExecOptions,
   type LifecycleResult,
+  type MonitorOptions,
   runtimeOciVersion,
   type SeccompProgram,
+  type WaitExitOptions,
 } from './container/runtime.js';
 export {
   childError,
@@ -100,6 +102,7 @@ export {
   waitForExit,
 } from './monitor/exit-file.js';
 export {
+  defaultCliPath,
   defaultMonitorBinary,
   type MonitorFailureDetails,
   type MonitorStarted,
@@ -191,7 +194,12 @@ export {
   signalRealtimeMin,
 } from './spec/signals.js';
 export { validateProcess, validateRuntimeSpec } from './spec/validate.js';
-export type { ContainerRecord, ContainerState, ContainerStatus } from './state/container-record.js';
+export type {
+  ContainerRecord,
+  ContainerState,
+  ContainerStatus,
+  MonitorRecord,
+} from './state/container-record.js';
 export { isProcessAlive, type ProcStat, readProcStat } from './state/process-status.js';
 export { assertContainerId, StateStore } from './state/state-store.js';
 export {

@@ -47,6 +47,12 @@ const globalFlags: FlagSpec[] = [
     kind: 'string',
     usage: 'root directory for storage of container state (default: "/run/ocikit-runtime")',
   },
+  {
+    name: 'cgroup-root',
+    kind: 'string',
+    usage:
+      'cgroupfs mount point holding the containers\' cgroups (ocikit extension; default "/sys/fs/cgroup")',
+  },
   { name: 'criu', kind: 'string', usage: 'path to the criu binary used for checkpoint and restore' },
   { name: 'systemd-cgroup', kind: 'bool', usage: 'enable systemd cgroup support' },
   { name: 'rootless', kind: 'string', usage: "ignore cgroup permission errors ('true', 'false', or 'auto')" },
@@ -135,6 +141,7 @@ export async function runCli(argv: readonly string[], output: CliOutput = proces
       );
     }
     const root = flagString(global, 'root', defaultRoot);
+    const cgroupRoot = flagString(global, 'cgroup-root');
     let runtime: ContainerRuntime | undefined;
     const context: CliContext = {
       root,
@@ -143,7 +150,7 @@ export async function runCli(argv: readonly string[], output: CliOutput = proces
       systemdCgroup,
       rootless: flagString(global, 'rootless'),
       runtime: () => {
-        runtime ??= new ContainerRuntime({ root });
+        runtime ??= new ContainerRuntime({ root, cgroupRoot });
         return runtime;
       },
     };
@@ -153,7 +160,9 @@ export async function runCli(argv: readonly string[], output: CliOutput = proces
       error instanceof UsageError || isRuntimeError(error) || error instanceof Error
         ? error.message
         : String(error);
-    reportError(output, log, message);
+    // JSON records also carry the stable code, so a library caller running the CLI can rethrow it.
+    const fields = isRuntimeError(error) ? { code: error.code, path: error.path } : undefined;
+    reportError(output, log, message, fields);
     return 1;
   }
 }

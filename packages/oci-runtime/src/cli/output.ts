@@ -40,15 +40,22 @@ function quote(text: string): string {
   return JSON.stringify(text);
 }
 
-/** One log record in logrus's text or JSON layout. */
+/** Extra fields of a JSON log record (an error's stable `code` and `path`); text records leave them out. */
+export interface LogFields {
+  code?: string | undefined;
+  path?: string | undefined;
+}
+
+/** One log record in logrus's text or JSON layout (`fields` only in JSON). */
 export function formatLogRecord(
   level: string,
   message: string,
   format: 'text' | 'json',
   time = new Date(),
+  fields?: LogFields,
 ): string {
   const stamp = time.toISOString().replace(/\.\d{3}Z$/, 'Z');
-  if (format === 'json') return `${JSON.stringify({ level, msg: message, time: stamp })}\n`;
+  if (format === 'json') return `${JSON.stringify({ level, msg: message, time: stamp, ...fields })}\n`;
   return `time=${quote(stamp)} level=${level} msg=${quote(message)}\n`;
 }
 
@@ -56,17 +63,17 @@ export function formatLogRecord(
  * Reports a fatal error like runc: with --log, the record goes to the log file and the bare message to
  * stderr; without, the formatted record goes to stderr.
  */
-export function reportError(output: CliOutput, log: LogSettings, message: string): void {
+export function reportError(output: CliOutput, log: LogSettings, message: string, fields?: LogFields): void {
   if (log.file !== undefined) {
     try {
-      appendFileSync(log.file, formatLogRecord('error', message, log.format));
+      appendFileSync(log.file, formatLogRecord('error', message, log.format, undefined, fields));
     } catch {
       // the log file is best effort; stderr still gets the message
     }
     output.err(`${message}\n`);
     return;
   }
-  output.err(formatLogRecord('error', message, log.format));
+  output.err(formatLogRecord('error', message, log.format, undefined, fields));
 }
 
 /** Writes a warning record (to the log file or stderr). */

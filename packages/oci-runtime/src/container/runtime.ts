@@ -5,13 +5,19 @@ import { createCgroupManager } from '../cgroups/create.js';
 import type { CgroupManager } from '../cgroups/manager.js';
 import type { CgroupResources } from '../cgroups/resources.js';
 import type { CgroupStats } from '../cgroups/stats.js';
-import { isRuntimeError, RuntimeError } from '../errors.js';
-import { runHooks } from '../hooks.js';
+import { isRuntimeError, RuntimeError, type RuntimeErrorCode } from '../errors.js';
+import type { RunHookOptions } from '../hooks.js';
+import type { ExitStatus } from '../monitor/exit-file.js';
 import { nativeSyscalls } from '../native.js';
 import type { Hook, Process, RuntimeSpec } from '../spec/config.js';
-import type { ContainerRecord, ContainerState, ContainerStatus } from '../state/container-record.js';
+import type {
+  ContainerRecord,
+  ContainerState,
+  ContainerStatus,
+  MonitorRecord,
+} from '../state/container-record.js';
 import { isProcessAlive, readProcStat } from '../state/process-status.js';
-import { StateStore } from '../state/state-store.js';
+import { assertContainerId, StateStore } from '../state/state-store.js';
 import {
   namespaceCloneFlags,
   namespaceProcNames,
@@ -56,6 +62,44 @@ export interface ContainerRuntimeOptions {
     | undefined;
   /** Parses config.json text; loaded lazily by default so `state`/`kill` never load zod. */
   parseSpec?: ((text: string, file: string) => RuntimeSpec) | undefined;
+  /**
+   * The cgroupfs root of the default cgroup managers (default `/sys/fs/cgroup`; a cgroup2 mount there
+   * gives the v2 manager). Passed on to the CLI of monitored creates.
+   */
+  cgroupRoot?: string | undefined;
+  /** The `ocikit-monitor` executable for monitored creates (default `<package>/build/Release/ocikit-monitor`). */
+  monitorBinary?: string | undefined;
+  /**
+   * The command that runs this package's CLI, which a monitored create runs under the monitor
+   * (default `[process.execPath, '<package>/dist/cli.js']`).
+   */
+  cliCommand?: readonly string[] | undefined;
+}
+
+/**
+ * Run the container under `ocikit-monitor` ({@link CreateOptions.monitor}): the monitor reaps the init,
+ * owns its stdout/stderr (to a log) and records its exit status in a file, so the container and its exit
+ * code outlive the Node process that created it.
+ */
+export interface MonitorOptions {
+  /** The container's stdout and stderr go here; without it they are read and dropped. */
+  logPath?: string | undefined;
+  /** `raw` (default): bytes as they come; `cri`: Kubernetes CRI log records. */
+  logFormat?: 'raw' | 'cri' | undefined;
+  /** CRI line limit in bytes before a line is split into partial records (default 16384). */
+  logMaxLine?: number | undefined;
+  /** Where the exit status is written (default `<root>/<id>/exit.json`, removed by `delete`). */
+  exitFile?: string | undefined;
+  /** A unix socket where clients get live output and may write stdin (see `attachContainer`). */
+  attachSocket?: string | undefined;
+  /** Give the container a stdin pipe fed by attach clients (default: /dev/null). */
+  stdin?: boolean | undefined;
+  /** Like `stdin`, and close it when the first attach client ends its input (CRI StdinOnce). */
+  stdinOnce?: boolean | undefined;
+  /** Seconds to wait for other holders of the output pipes after the init exits (default 2). */
+  drainTimeout?: number | undefined;
+  /** Seconds the create may take before it is killed and fails (default: no limit). */
+  timeoutCreate?: number | undefined;
 }
 
 /** Options of {@link ContainerRuntime.create}. */
@@ -66,7 +110,19 @@ export interface CreateOptions {
   pidFile?: string | undefined;
   noPivot?: boolean | undefined;
   preserveFds?: number | undefined;
+  /**
+   * Run the container under `ocikit-monitor` (see {@link MonitorOptions}); `stdio` and `preserveFds` do
+   * not apply then (the monitor owns the container's stdio).
+   */
+  monitor?: MonitorOptions | undefined;
   signal?: AbortSignal | undefined;
+}
+
+/** Options of {@link ContainerRuntime.waitExit}. */
+export interface WaitExitOptions {
+  signal?: AbortSignal | undefined;
+  /** How often the monitor's liveness and the exit file are looked at (default 250 ms). */
+  pollMs?: number | undefined;
 }
 
 /** Options of {@link ContainerRuntime.exec}. */
@@ -152,6 +208,20 @@ export function withDefaultDeviceRules(spec: RuntimeSpec): CgroupResources {
   return resources;
 }
 
+/**
+ * Runs `hooks` like `runHooks`, loading the hook runner (and node:child_process with it) only when there
+ * is a hook to run: `state`/`start`/`kill`/`delete` of the CLI stay quick to start.
+ */
+async function runHooks(
+  hooks: readonly Hook[] | undefined,
+  state: ContainerState,
+  options: RunHookOptions,
+): Promise<void> {
+  if (hooks === undefined || hooks.length === 0) return;
+  const { runHooks: run } = await import('../hooks.js');
+  await run(hooks, state, options);
+}
+
 /** AppArmor is enabled on the host (else profiles are skipped, as runc does). */
 function hostHasAppArmor(): boolean {
   try {
@@ -192,8 +262,11 @@ export class ContainerRuntime {
   constructor(options: ContainerRuntimeOptions) {
     this.store = new StateStore(options.root);
     this.#sys = options.syscalls ?? nativeSyscalls();
+    const cgroupRoot = options.cgroupRoot;
     this.#cgroups =
-      options.cgroups === false ? undefined : (options.cgroups ?? ((path) => createCgroupManager({ path })));
+      options.cgroups === false
+        ? undefined
+        : (options.cgroups ?? ((path) => createCgroupManager({ path, root: cgroupRoot })));
     this.#options = options;
   }
 
@@ -222,6 +295,7 @@ export class ContainerRuntime {
   async status(record: ContainerRecord): Promise<ContainerStatus> {
     if (record.pid <= 0) return record.status === 'creating' ? 'creating' : 'stopped';
     if (!isProcessAlive(record.pid, record.pidStartTime)) return 'stopped';
+    if (record.monitor !== undefined && existsSync(record.monitor.exitFile)) return 'stopped';
     if (existsSync(this.store.fifoPath(record.id))) return 'created';
     const cgroup = this.#cgroup(record);
     if (cgroup !== undefined) {
@@ -260,6 +334,7 @@ export class ContainerRuntime {
    * directory, cgroup or process behind when it fails.
    */
   async create(id: string, bundlePath: string, options: CreateOptions = {}): Promise<ContainerState> {
+    if (options.monitor !== undefined) return this.#createMonitored(id, bundlePath, options.monitor, options);
     const bundle = resolve(bundlePath);
     const spec = await this.#readSpec(bundle);
     const rootPath = spec.root?.path;
@@ -431,6 +506,180 @@ export class ContainerRuntime {
     }
   }
 
+  /**
+   * A create under `ocikit-monitor`: the monitor runs this package's CLI `create` (same root, same
+   * cgroup root), whose init it then reaps; the record gains the monitor's pid, exit file and log.
+   */
+  async #createMonitored(
+    id: string,
+    bundlePath: string,
+    monitor: MonitorOptions,
+    options: CreateOptions,
+  ): Promise<ContainerState> {
+    assertContainerId(id);
+    if (this.#options.syscalls !== undefined || this.#options.cgroups !== undefined) {
+      throw new RuntimeError(
+        'INVALID_ARGUMENT',
+        'create: a monitored container needs the native syscalls and the default cgroup managers',
+        { path: id },
+      );
+    }
+    if (options.stdio !== undefined || (options.preserveFds ?? 0) > 0) {
+      throw new RuntimeError(
+        'INVALID_ARGUMENT',
+        'create: stdio and preserveFds do not apply with a monitor',
+        {
+          path: id,
+        },
+      );
+    }
+    if (existsSync(this.store.directory(id))) {
+      throw new RuntimeError('CONTAINER_EXISTS', `container with id ${id} already exists`, { path: id });
+    }
+    const { defaultCliPath, startMonitor } = await import('../monitor/monitor.js');
+    const directory = this.store.directory(id);
+    // The CLI creates the state directory before it writes the pid file, so both files can live there.
+    const pidFile = join(directory, 'init.pid');
+    const exitFile = resolve(monitor.exitFile ?? join(directory, 'exit.json'));
+    const logPath = monitor.logPath === undefined ? undefined : resolve(monitor.logPath);
+    const attachSocket = monitor.attachSocket === undefined ? undefined : resolve(monitor.attachSocket);
+    const command = [...(this.#options.cliCommand ?? [process.execPath, defaultCliPath()])];
+    command.push('--root', resolve(this.store.root), '--log-format', 'json');
+    if (this.#options.cgroupRoot !== undefined) command.push('--cgroup-root', this.#options.cgroupRoot);
+    command.push('create', '--bundle', resolve(bundlePath), '--pid-file', pidFile);
+    if (options.consoleSocket !== undefined) command.push('--console-socket', resolve(options.consoleSocket));
+    if (options.noPivot) command.push('--no-pivot');
+    command.push(id);
+    // A stale exit file (a reused path) would make the new container read as stopped.
+    await rm(exitFile, { force: true });
+    let started: { pid: number; monitorPid: number };
+    try {
+      started = await startMonitor({
+        command,
+        exitFile,
+        pidFile,
+        logPath,
+        logFormat: monitor.logFormat,
+        logMaxLine: monitor.logMaxLine,
+        attachSocket,
+        stdin: monitor.stdin,
+        stdinOnce: monitor.stdinOnce,
+        drainTimeout: monitor.drainTimeout,
+        timeoutCreate: monitor.timeoutCreate,
+        binary: this.#options.monitorBinary,
+        signal: options.signal,
+      });
+    } catch (error) {
+      // The CLI removes what a failed create made; after an abort a container may exist all the same.
+      if (isRuntimeError(error, 'ABORTED') || isRuntimeError(error, 'MONITOR_FAILED')) {
+        if (existsSync(join(directory, 'state.json'))) {
+          await this.delete(id, { force: true }).catch(() => undefined);
+        }
+      }
+      throw cliErrorOf(error);
+    }
+    const record = await this.store.read(id);
+    const entry: MonitorRecord = {
+      pid: started.monitorPid,
+      startTime: readProcStat(started.monitorPid)?.startTime ?? '',
+      exitFile,
+      logPath,
+      logFormat: logPath === undefined ? undefined : (monitor.logFormat ?? 'raw'),
+      attachSocket,
+    };
+    record.monitor = entry;
+    await this.store.write(record);
+    if (options.pidFile !== undefined) await writeAtomic(resolve(options.pidFile), String(record.pid));
+    return publicState(record, await this.status(record));
+  }
+
+  /**
+   * How a monitored container's init ended, from the monitor's exit file; `undefined` while it has not
+   * (or while the monitor drains its output). Works from any process over the same root, also after the
+   * one that created the container has exited. Throws `CONTAINER_NOT_FOUND`, `INVALID_STATE` for a
+   * container created without a monitor, `MONITOR_FAILED` for a malformed exit file.
+   */
+  async exitStatus(
+    id: string,
+    options: { signal?: AbortSignal | undefined } = {},
+  ): Promise<ExitStatus | undefined> {
+    const monitor = this.#requireMonitor(await this.store.read(id));
+    const { readExitFile } = await import('../monitor/exit-file.js');
+    return readExitFile(monitor.exitFile, { signal: options.signal });
+  }
+
+  /**
+   * Waits until a monitored container's init has exited and the monitor has recorded it, and resolves the
+   * exit status. Throws `INVALID_STATE` for a container created without a monitor, `MONITOR_FAILED` when
+   * the monitor is gone without writing the exit file, `ABORTED` when `signal` fires.
+   */
+  async waitExit(id: string, options: WaitExitOptions = {}): Promise<ExitStatus> {
+    const monitor = this.#requireMonitor(await this.store.read(id));
+    const { readExitFile, waitForExit } = await import('../monitor/exit-file.js');
+    const pollMs = options.pollMs ?? 250;
+    const monitorGone = new AbortController();
+    const watchdog = setInterval(() => {
+      if (!isProcessAlive(monitor.pid, monitor.startTime)) monitorGone.abort();
+    }, pollMs);
+    const signals = [monitorGone.signal];
+    if (options.signal !== undefined) signals.push(options.signal);
+    try {
+      return await waitForExit(monitor.exitFile, { signal: AbortSignal.any(signals), pollMs });
+    } catch (error) {
+      if (!monitorGone.signal.aborted || options.signal?.aborted) throw error;
+      // The monitor may have written the file just before it exited.
+      const status = await readExitFile(monitor.exitFile);
+      if (status !== undefined) return status;
+      throw new RuntimeError(
+        'MONITOR_FAILED',
+        `wait for ${id}: monitor ${monitor.pid} exited without recording the exit status`,
+        { path: monitor.exitFile },
+      );
+    } finally {
+      clearInterval(watchdog);
+    }
+  }
+
+  /**
+   * Asks a monitored container's monitor to reopen its log file (after rotation; CRI ReopenContainerLog).
+   * Throws `INVALID_STATE` without a monitor, `MONITOR_FAILED` when the monitor is gone.
+   */
+  async reopenLog(id: string, options: { signal?: AbortSignal | undefined } = {}): Promise<void> {
+    const monitor = this.#requireMonitor(await this.store.read(id));
+    if (!isProcessAlive(monitor.pid, monitor.startTime)) {
+      throw new RuntimeError('MONITOR_FAILED', `reopen log of ${id}: the monitor is not running`, {
+        path: id,
+      });
+    }
+    const { reopenLog } = await import('../monitor/monitor.js');
+    await reopenLog(monitor.pid, { signal: options.signal });
+  }
+
+  #requireMonitor(record: ContainerRecord): MonitorRecord {
+    if (record.monitor === undefined) {
+      throw new RuntimeError('INVALID_STATE', `container ${record.id} was not created with a monitor`, {
+        path: record.id,
+      });
+    }
+    return record.monitor;
+  }
+
+  /** After the init is gone: lets the monitor finish (drain, write the exit file), then makes sure it is gone. */
+  async #stopMonitor(monitor: MonitorRecord, signal?: AbortSignal): Promise<void> {
+    for (let waited = 0; isProcessAlive(monitor.pid, monitor.startTime); waited += 20) {
+      if (waited >= monitorGraceMs) {
+        try {
+          process.kill(monitor.pid, 'SIGKILL');
+        } catch {
+          // gone
+        }
+        await this.#waitGone(monitor.pid, monitor.startTime, 5000, signal);
+        return;
+      }
+      await sleep(20, signal);
+    }
+  }
+
   /** Waits (polling /proc) until the process is gone or a zombie; reaps it when it is our child. */
   async #waitGone(pid: number, startTime: string, timeoutMs: number, signal?: AbortSignal): Promise<boolean> {
     for (let waited = 0; ; waited += 10) {
@@ -575,6 +824,7 @@ export class ContainerRuntime {
         // not our child
       }
     }
+    if (record.monitor !== undefined) await this.#stopMonitor(record.monitor, options.signal);
     if (cgroup !== undefined) await cgroup.destroy({ signal: options.signal });
     await this.store.remove(id);
     const warnings: string[] = [];
@@ -727,6 +977,39 @@ export class ContainerRuntime {
   async cgroupOf(id: string): Promise<CgroupManager> {
     return this.#requireCgroup(await this.store.read(id));
   }
+}
+
+/** How long `delete` lets a monitor drain and record the exit before it is killed. */
+const monitorGraceMs = 10_000;
+
+/**
+ * The CLI's own error when a monitored create failed in the CLI: with `--log-format json` its stderr
+ * ends with a log record carrying the `code` and `path` of the RuntimeError it hit.
+ */
+function cliErrorOf(error: unknown): unknown {
+  if (!isRuntimeError(error, 'MONITOR_FAILED')) return error;
+  const stderr = (error.cause as { stderr?: unknown } | undefined)?.stderr;
+  if (typeof stderr !== 'string') return error;
+  const lines = stderr.trim().split('\n');
+  for (let index = lines.length - 1; index >= 0; index--) {
+    try {
+      const entry = JSON.parse(lines[index] ?? '') as {
+        level?: unknown;
+        msg?: unknown;
+        code?: unknown;
+        path?: unknown;
+      };
+      if (entry.level !== 'error' || typeof entry.msg !== 'string' || typeof entry.code !== 'string')
+        continue;
+      return new RuntimeError(entry.code as RuntimeErrorCode, entry.msg, {
+        path: typeof entry.path === 'string' ? entry.path : undefined,
+        cause: error,
+      });
+    } catch {
+      // not a log record
+    }
+  }
+  return error;
 }
 
 function namespaceFlag(type: keyof typeof namespaceCloneFlags): number {

@@ -1,7 +1,6 @@
 import { type FSWatcher, watch } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { z } from 'zod';
 import { RuntimeError } from '../errors.js';
 
 /** How a container's init process ended, as the monitor recorded it in its exit file. */
@@ -16,16 +15,27 @@ export interface ExitStatus {
   exitedAt: string;
 }
 
-const exitStatusSchema = z.object({
-  pid: z.number().int().positive(),
-  exitCode: z.number().int().min(0).max(255),
-  signal: z.number().int().positive().nullable(),
-  exitedAt: z.string().min(1),
-});
+/** The first field of `value` that is not what the monitor writes, with what was wrong; undefined when fine. */
+function invalidField(value: unknown): [string, string] | undefined {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return ['', 'not an object'];
+  const record = value as Record<string, unknown>;
+  const isInteger = (field: unknown): field is number => typeof field === 'number' && Number.isInteger(field);
+  if (!isInteger(record.pid) || record.pid <= 0) return ['pid', 'not a positive integer'];
+  if (!isInteger(record.exitCode) || record.exitCode < 0 || record.exitCode > 255) {
+    return ['exitCode', 'not an integer in 0..255'];
+  }
+  if (record.signal !== null && (!isInteger(record.signal) || record.signal <= 0)) {
+    return ['signal', 'neither null nor a positive integer'];
+  }
+  if (typeof record.exitedAt !== 'string' || record.exitedAt === '')
+    return ['exitedAt', 'not a non-empty string'];
+  return undefined;
+}
 
 /**
- * Parses the text of a monitor exit file. Pure. Throws {@link RuntimeError} `MONITOR_FAILED` (with
- * `path` when given) when the text is not the JSON object the monitor writes.
+ * Parses the text of a monitor exit file. Pure (no validation library, so it is cheap to load). Throws
+ * {@link RuntimeError} `MONITOR_FAILED` (with `path` when given) when the text is not the JSON object the
+ * monitor writes.
  */
 export function parseExitStatus(text: string, filePath?: string): ExitStatus {
   let value: unknown;
@@ -34,16 +44,16 @@ export function parseExitStatus(text: string, filePath?: string): ExitStatus {
   } catch (error) {
     throw new RuntimeError('MONITOR_FAILED', 'read exit file: not JSON', { path: filePath, cause: error });
   }
-  const parsed = exitStatusSchema.safeParse(value);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0];
-    const field = issue === undefined ? '' : ` (field "${issue.path.join('.')}": ${issue.message})`;
-    throw new RuntimeError('MONITOR_FAILED', `read exit file: unexpected content${field}`, {
+  const invalid = invalidField(value);
+  if (invalid !== undefined) {
+    const [field, problem] = invalid;
+    const where = field === '' ? ` (${problem})` : ` (field "${field}": ${problem})`;
+    throw new RuntimeError('MONITOR_FAILED', `read exit file: unexpected content${where}`, {
       path: filePath,
-      cause: parsed.error,
     });
   }
-  return parsed.data;
+  const record = value as ExitStatus;
+  return { pid: record.pid, exitCode: record.exitCode, signal: record.signal, exitedAt: record.exitedAt };
 }
 
 /**

@@ -107,6 +107,15 @@ export function defaultMonitorBinary(): string {
 }
 
 /**
+ * This package's bundled CLI, `<package root>/dist/cli.js` (built by tsup), which a monitored create runs
+ * under the monitor. Does not check that it exists. Throws {@link RuntimeError} `MONITOR_FAILED` if the
+ * package root cannot be found from this module's location.
+ */
+export function defaultCliPath(): string {
+  return path.join(packageRoot(), 'dist', 'cli.js');
+}
+
+/**
  * The monitor's argument list for `options` with the sync pipe at `syncFd`. Pure; exported for tests and
  * for callers that start the monitor their own way. Throws {@link RuntimeError} `INVALID_ARGUMENT` for an
  * empty command or out-of-range numbers.

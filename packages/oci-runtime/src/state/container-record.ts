@@ -34,4 +34,22 @@ export interface ContainerRecord extends Omit<ContainerState, 'status'> {
   seccomp?: { program: string; flags: number } | undefined;
   /** Whether the container has its own pid namespace (kill --all needs the cgroup otherwise). */
   sharedPidNamespace?: boolean | undefined;
+  /** The `ocikit-monitor` that reaps the init and records its exit (containers created with a monitor). */
+  monitor?: MonitorRecord | undefined;
+}
+
+/** What is kept about a container's monitor: the process, and where it writes the exit status and log. */
+export interface MonitorRecord {
+  /** The monitor's pid. */
+  pid: number;
+  /** Field 22 of /proc/<pid>/stat of the monitor, so a reused pid is never taken for it. */
+  startTime: string;
+  /** The monitor's exit file (JSON written by rename once the init has exited and output is drained). */
+  exitFile: string;
+  /** The container's log file, when it has one. */
+  logPath?: string | undefined;
+  /** `raw` or `cri` (the log's layout). */
+  logFormat?: 'raw' | 'cri' | undefined;
+  /** The unix socket where clients attach to the container's stdio, when there is one. */
+  attachSocket?: string | undefined;
 }

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import type { Process } from '../../spec/config.js';
 import { flagBool, flagInt, flagList, flagString, UsageError } from '../args.js';
 import type { Command } from '../command.js';
-import { type ConsoleReceiver, openConsoleReceiver, proxyConsole } from '../console-proxy.js';
+import type { ConsoleReceiver } from '../console-proxy.js';
 import { exitCodeOf, requireId } from './common.js';
 
 function parseUser(text: string): { uid: number; gid: number } {
@@ -92,6 +92,8 @@ export const execCommand: Command = {
     let consoleSocket = flagString(args, 'console-socket');
     let receiver: ConsoleReceiver | undefined;
     if (processSpec.terminal && consoleSocket === undefined && !flagBool(args, 'detach')) {
+      // Loaded only for a terminal: it pulls in node:tty and node:os.
+      const { openConsoleReceiver } = await import('../console-proxy.js');
       receiver = await openConsoleReceiver();
       consoleSocket = receiver.socketPath;
     }
@@ -108,7 +110,7 @@ export const execCommand: Command = {
       throw error;
     }
     if (flagBool(args, 'detach')) return 0;
-    const proxy = receiver?.master.then((fd) => proxyConsole(fd));
+    const proxy = receiver?.master.then(async (fd) => (await import('../console-proxy.js')).proxyConsole(fd));
     const exit = await runtime.waitChild(pid);
     await proxy?.catch(() => undefined);
     await receiver?.close();

@@ -1,5 +1,4 @@
-import { execFile } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { createReadStream, existsSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { CgroupResources } from '../../cgroups/resources.js';
@@ -129,11 +128,9 @@ export const psCommand: Command = {
     }
     if (format !== 'table') throw new UsageError(`invalid format option ${JSON.stringify(format)}`);
     const psArgs = args.positionals.length > 1 ? args.positionals.slice(1) : ['-ef'];
-    const text = await new Promise<string>((resolveText, reject) => {
-      execFile('ps', psArgs, { maxBuffer: 64 * 1024 * 1024 }, (error, stdout) =>
-        error ? reject(error) : resolveText(stdout),
-      );
-    });
+    // Loaded here: node:child_process costs every other command start-up time for nothing.
+    const { runPs } = await import('./run-ps.js');
+    const text = await runPs(psArgs);
     const lines = text.split('\n');
     const header = lines[0] ?? '';
     const pidIndex = header.trim().split(/\s+/).indexOf('PID');
@@ -299,7 +296,6 @@ export const updateCommand: Command = {
 
 async function readStdin(): Promise<string> {
   const chunks: Buffer[] = [];
-  const { createReadStream } = await import('node:fs');
   for await (const chunk of createReadStream('', { fd: 0, autoClose: false })) chunks.push(chunk as Buffer);
   return Buffer.concat(chunks).toString('utf8');
 }

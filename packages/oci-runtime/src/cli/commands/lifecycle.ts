@@ -5,7 +5,7 @@ import { parseSignal } from '../../spec/signals.js';
 import type { ContainerState } from '../../state/container-record.js';
 import { type FlagSpec, flagBool, flagInt, flagString, UsageError } from '../args.js';
 import type { CliContext, Command } from '../command.js';
-import { type ConsoleReceiver, openConsoleReceiver, proxyConsole } from '../console-proxy.js';
+import type { ConsoleReceiver } from '../console-proxy.js';
 import { reportWarning, tabulate } from '../output.js';
 import { exitCodeOf, requireId } from './common.js';
 
@@ -113,6 +113,8 @@ export const runCommand: Command = {
     let receiver: ConsoleReceiver | undefined;
     if (terminal && consoleSocket === undefined && !detach) {
       // runc allocates the console itself in the foreground: receive the master on a private socket.
+      // Loaded only for a terminal: it pulls in node:tty and node:os.
+      const { openConsoleReceiver } = await import('../console-proxy.js');
       receiver = await openConsoleReceiver();
       consoleSocket = receiver.socketPath;
     }
@@ -141,7 +143,7 @@ export const runCommand: Command = {
       throw error;
     }
     if (detach) return 0;
-    const proxy = receiver?.master.then((fd) => proxyConsole(fd));
+    const proxy = receiver?.master.then(async (fd) => (await import('../console-proxy.js')).proxyConsole(fd));
     const exit = await runtime.waitChild(state.pid);
     await proxy?.catch(() => undefined);
     await receiver?.close();
