@@ -22,6 +22,9 @@ const packageRoot = path.resolve(here, '../../packages/oci-runtime');
 const distEntry = path.join(packageRoot, 'dist/index.js');
 const testingEntry = path.join(packageRoot, 'dist/testing/index.js');
 const cli = path.join(packageRoot, 'dist/cli.js');
+// The native front end (native/cli): start/state/kill/delete in C, everything else via `node dist/cli.js`.
+const frontEnd = path.join(packageRoot, 'build/Release/ocikit-runtime');
+const hasFrontEnd = fs.existsSync(frontEnd);
 for (const file of [distEntry, testingEntry, cli, path.join(packageRoot, 'build/Release/ocikit-monitor')]) {
   if (!fs.existsSync(file)) {
     console.error(`missing ${file}: run \`pnpm --filter @ocikit/oci-runtime run build\` first`);
@@ -200,6 +203,15 @@ const paths = [
   { key: 'cli', label: 'CLI (`node dist/cli.js`)', cycle: toolCycle(cliCommand, roots.cli) },
   { key: 'runc', label: 'runc 1.1 CLI', cycle: toolCycle(['runc'], roots.runc) },
 ];
+if (hasFrontEnd) {
+  roots.frontEnd = path.join(tmp, 'root-front-end');
+  fs.mkdirSync(roots.frontEnd);
+  paths.splice(2, 0, {
+    key: 'frontEnd',
+    label: 'native front end (`build/Release/ocikit-runtime`)',
+    cycle: toolCycle([frontEnd], roots.frontEnd),
+  });
+}
 // NODE_EXTRA_CA_CERTS makes every node start read and parse a CA bundle (~40-50 ms here); the shim passes
 // containerd's environment on, so the CLI pays it too when it is set. Measure both when it is.
 const withoutCaCerts = { ...process.env };
@@ -212,6 +224,15 @@ if (process.env.NODE_EXTRA_CA_CERTS !== undefined) {
     label: 'CLI, `NODE_EXTRA_CA_CERTS` unset',
     cycle: toolCycle(cliCommand, roots.cliClean, withoutCaCerts),
   });
+  if (hasFrontEnd) {
+    roots.frontEndClean = path.join(tmp, 'root-front-end-clean');
+    fs.mkdirSync(roots.frontEndClean);
+    paths.splice(paths.length - 1, 0, {
+      key: 'frontEndClean',
+      label: 'native front end, `NODE_EXTRA_CA_CERTS` unset',
+      cycle: toolCycle([frontEnd], roots.frontEndClean, withoutCaCerts),
+    });
+  }
 }
 const totals = Object.fromEntries(paths.map((p) => [p.key, []]));
 const phaseTimes = Object.fromEntries(
@@ -250,6 +271,16 @@ const startup = [
   ['`node -e 0`', [node, '-e', '0'], false],
   ['`node dist/cli.js --version`', [node, cli, '--version'], false],
   ['`node dist/cli.js state <missing>`', [node, cli, '--root', roots.cli, 'state', 'missing'], true],
+  ...(hasFrontEnd
+    ? [
+        [
+          '`ocikit-runtime state <missing>` (front end)',
+          [frontEnd, '--root', roots.cli, 'state', 'missing'],
+          true,
+        ],
+        ['`ocikit-runtime --version` (front end, via Node)', [frontEnd, '--version'], false],
+      ]
+    : []),
   ['`runc --version`', ['runc', '--version'], false],
   ['`runc state <missing>`', ['runc', '--root', roots.runc, 'state', 'missing'], true],
 ];
@@ -417,6 +448,18 @@ lines.push(
 );
 if (totalSummary.cliClean !== undefined) {
   const clean = totalSummary.cliClean.median;
+  lines.push(
+    `  (with \`NODE_EXTRA_CA_CERTS\` unset: ${ratio(clean, runcMedian)} → ${clean <= 1.5 * runcMedian ? 'met' : 'MISSED'})`,
+  );
+}
+if (totalSummary.frontEnd !== undefined) {
+  const front = totalSummary.frontEnd.median;
+  lines.push(
+    `- native front end within 1.5x of runc: ${ratio(front, runcMedian)} → ${front <= 1.5 * runcMedian ? 'met' : 'MISSED'}`,
+  );
+}
+if (totalSummary.frontEndClean !== undefined) {
+  const clean = totalSummary.frontEndClean.median;
   lines.push(
     `  (with \`NODE_EXTRA_CA_CERTS\` unset: ${ratio(clean, runcMedian)} → ${clean <= 1.5 * runcMedian ? 'met' : 'MISSED'})`,
   );

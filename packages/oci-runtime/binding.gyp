@@ -15,6 +15,18 @@
       "type": "executable",
       "sources": ["native/monitor/monitor.c"],
       "cflags": ["-Wall", "-O2"]
+    },
+    {
+      "target_name": "ocikit-runtime",
+      "type": "executable",
+      "sources": [
+        "native/cli/main.c",
+        "native/cli/record.c",
+        "native/cli/cgroup-v1.c",
+        "native/cli/report.c"
+      ],
+      "defines": ["OCIKIT_NODE_PATH=\"<!(node -p process.execPath)\""],
+      "cflags": ["-std=c11", "-Wall", "-Wextra", "-O2"]
     }
   ]
 }

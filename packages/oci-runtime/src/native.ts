@@ -21,6 +21,7 @@ interface Addon {
   connectUnix(path: string): number;
   listenUnix(path: string): number;
   acceptFd(listenFd: number): Promise<number>;
+  attachDeviceProgram(cgroupDirectory: string, program: Uint8Array, license: string): void;
 }
 
 let loaded: Addon | undefined;
@@ -68,5 +69,7 @@ export function nativeSyscalls(): Syscalls {
     connectUnix: (path) => load().connectUnix(path),
     listenUnix: (path) => load().listenUnix(path),
     acceptFd: (fd) => load().acceptFd(fd),
+    attachDeviceProgram: (directory, program, license) =>
+      load().attachDeviceProgram(directory, program, license),
   };
 }

@@ -73,8 +73,15 @@ export interface SpawnPlan {
   join?: NamespaceJoin[] | undefined;
   /** Create a user namespace in stage 1; the parent then writes the maps ({@link SyncMessageType}.userns). */
   newUserns?: boolean | undefined;
-  /** CLONE_NEW* flags for the clone of the container process. */
+  /**
+   * CLONE_NEW* flags for the clone of the container process. Never CLONE_NEWTIME: that bit is
+   * clone(2)'s exit signal; use {@link SpawnPlan.newTimeNamespace}.
+   */
   cloneFlags?: number | undefined;
+  /** unshare(CLONE_NEWTIME) before the clone, so that the container process starts in a new time namespace. */
+  newTimeNamespace?: boolean | undefined;
+  /** Text written to `/proc/self/timens_offsets` after that unshare (lines `<clock> <secs> <nanosecs>`). */
+  timeOffsets?: string | undefined;
   /** Bring `lo` up in a new network namespace (runc's loopback network); default true. */
   loopbackUp?: boolean | undefined;
   rootfs?: string | undefined;
@@ -100,6 +107,12 @@ export interface SpawnPlan {
   /** A BPF program (`struct sock_filter[]`) loaded with seccomp(SECCOMP_SET_MODE_FILTER, flags). */
   seccomp?: { program: Uint8Array; flags: number } | undefined;
   apparmorProfile?: string | undefined;
+  /** personality(2) value set just before execve (PER_LINUX 0, PER_LINUX32 8); undefined leaves it. */
+  personality?: number | undefined;
+  /** A `struct sched_attr` (48 bytes, see `schedulerAttributes`) for sched_setattr(2); undefined leaves it. */
+  schedulerAttributes?: Uint8Array | undefined;
+  /** An ioprio value (class << 13 | level) for ioprio_set(IOPRIO_WHO_PROCESS); undefined leaves it. */
+  ioPriority?: number | undefined;
   cwd?: string | undefined;
   args: string[];
   env?: string[] | undefined;
@@ -178,6 +191,12 @@ export interface Syscalls {
   listenUnix(path: string): number;
   /** Accepts one connection on `listenFd` and receives one fd sent with SCM_RIGHTS. */
   acceptFd(listenFd: number): Promise<number>;
+  /**
+   * Loads `program` (`struct bpf_insn[]`) as a BPF_PROG_TYPE_CGROUP_DEVICE program with `license` and
+   * attaches it to the cgroup v2 directory with BPF_F_ALLOW_MULTI, then detaches the device programs
+   * attached there before. Needs CAP_SYS_ADMIN (or CAP_BPF); the error's `errno` says what the kernel refused.
+   */
+  attachDeviceProgram(cgroupDirectory: string, program: Uint8Array, license: string): void;
 }
 
 /** CLONE_NEW* flags by runtime-spec namespace type. */

@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/bpf.h>
 #include <signal.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -113,6 +114,10 @@ void fillConfig(Arena &a, const Napi::Object &o, ock_config &c) {
   }
   c.new_userns = static_cast<int>(optInt(o, "newUserns", 0));
   c.clone_flags = static_cast<unsigned long>(optInt(o, "cloneFlags", 0));
+  // CLONE_NEWTIME shares its bit with clone(2)'s exit signal: it travels as its own field.
+  c.new_timens = (optInt(o, "newTimeNamespace", 0) != 0 || (c.clone_flags & 0x80) != 0) ? 1 : 0;
+  c.clone_flags &= ~0xffUL;
+  c.time_offsets = optStr(a, o, "timeOffsets");
   c.lo_up = static_cast<int>(optInt(o, "loopbackUp", 1));
   c.rootfs = optStr(a, o, "rootfs");
   c.rootfs_propagation = static_cast<unsigned long>(optInt(o, "rootfsPropagation", 0));
@@ -198,6 +203,18 @@ void fillConfig(Arena &a, const Napi::Object &o, ock_config &c) {
     c.seccomp_flags = static_cast<unsigned int>(optInt(s, "flags", 0));
   }
   c.apparmor_profile = optStr(a, o, "apparmorProfile");
+  c.has_personality = has(o, "personality") ? 1 : 0;
+  c.personality = static_cast<unsigned long>(optInt(o, "personality", 0));
+  if (has(o, "schedulerAttributes")) {
+    Napi::Buffer<uint8_t> attr = o.Get("schedulerAttributes").As<Napi::Buffer<uint8_t>>();
+    if (attr.Length() < 48 || attr.Length() > sizeof c.sched_attr) {
+      throw Napi::Error::New(o.Env(), "schedulerAttributes must be a struct sched_attr of 48 to 56 bytes");
+    }
+    memcpy(c.sched_attr, attr.Data(), attr.Length());
+    c.has_scheduler = 1;
+  }
+  c.has_ioprio = has(o, "ioPriority") ? 1 : 0;
+  c.ioprio = static_cast<int>(optInt(o, "ioPriority", 0));
   c.cwd = optStr(a, o, "cwd");
   c.argv = strArray(a, o, "args");
   if (c.argv == nullptr || c.argv[0] == nullptr) throw Napi::Error::New(o.Env(), "args must not be empty");
@@ -513,7 +530,124 @@ Napi::Value AcceptFd(const Napi::CallbackInfo &info) {
   return p;
 }
 
+long bpfCall(int cmd, union bpf_attr *attr) { return syscall(SYS_bpf, cmd, attr, sizeof *attr); }
+
+// The ids of the BPF_CGROUP_DEVICE programs attached directly to the cgroup open as dirFd.
+std::vector<uint32_t> attachedDevicePrograms(int dirFd, int *err) {
+  std::vector<uint32_t> ids(64);
+  for (int attempt = 0; attempt < 8; attempt++) {
+    union bpf_attr attr;
+    memset(&attr, 0, sizeof attr);
+    attr.query.target_fd = static_cast<uint32_t>(dirFd);
+    attr.query.attach_type = BPF_CGROUP_DEVICE;
+    attr.query.prog_ids = reinterpret_cast<uint64_t>(ids.data());
+    attr.query.prog_cnt = static_cast<uint32_t>(ids.size());
+    if (bpfCall(BPF_PROG_QUERY, &attr) == 0) {
+      ids.resize(attr.query.prog_cnt);
+      *err = 0;
+      return ids;
+    }
+    if (errno != ENOSPC) {
+      *err = errno;
+      return {};
+    }
+    ids.resize(attr.query.prog_cnt + 8);  // more were attached meanwhile: ask again with room
+  }
+  *err = ENOSPC;
+  return {};
+}
+
+// attachDeviceProgram(cgroupDirectory, program, license): loads `program` (struct bpf_insn[]) as a
+// BPF_PROG_TYPE_CGROUP_DEVICE program, attaches it with BPF_F_ALLOW_MULTI, then detaches the device
+// programs that were attached before (ours from an earlier update). The new program is attached before
+// the old ones go, so the cgroup is never without a filter (both apply meanwhile: stricter, not looser).
+Napi::Value AttachDeviceProgram(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  std::string directory = info[0].As<Napi::String>().Utf8Value();
+  Napi::Buffer<uint8_t> program = info[1].As<Napi::Buffer<uint8_t>>();
+  std::string license = info[2].As<Napi::String>().Utf8Value();
+  if (program.Length() == 0 || program.Length() % sizeof(struct bpf_insn) != 0) {
+    throw errnoError(env, "bpf program length is not a multiple of 8", EINVAL);
+  }
+  int dirFd = open(directory.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dirFd < 0) throw errnoError(env, "open cgroup " + directory, errno);
+  int err = 0;
+  std::vector<uint32_t> old = attachedDevicePrograms(dirFd, &err);
+  if (err != 0) {
+    close(dirFd);
+    throw errnoError(env, "bpf(BPF_PROG_QUERY) on " + directory, err);
+  }
+
+  std::vector<char> log;
+  union bpf_attr load;
+  memset(&load, 0, sizeof load);
+  load.prog_type = BPF_PROG_TYPE_CGROUP_DEVICE;
+  load.insn_cnt = static_cast<uint32_t>(program.Length() / sizeof(struct bpf_insn));
+  load.insns = reinterpret_cast<uint64_t>(program.Data());
+  load.license = reinterpret_cast<uint64_t>(license.c_str());
+  int progFd = static_cast<int>(bpfCall(BPF_PROG_LOAD, &load));
+  if (progFd < 0 && errno == EINVAL) {
+    // Load again with the verifier log so the error says why.
+    log.assign(16384, '\0');
+    load.log_level = 1;
+    load.log_size = static_cast<uint32_t>(log.size());
+    load.log_buf = reinterpret_cast<uint64_t>(log.data());
+    progFd = static_cast<int>(bpfCall(BPF_PROG_LOAD, &load));
+    if (progFd < 0) errno = EINVAL;
+  }
+  if (progFd < 0) {
+    int e = errno;
+    close(dirFd);
+    std::string what = "bpf(BPF_PROG_LOAD) of the device filter";
+    if (!log.empty() && log[0] != '\0') what += " (verifier: " + std::string(log.data()).substr(0, 2000) + ")";
+    throw errnoError(env, what, e);
+  }
+
+  union bpf_attr attach;
+  memset(&attach, 0, sizeof attach);
+  attach.target_fd = static_cast<uint32_t>(dirFd);
+  attach.attach_bpf_fd = static_cast<uint32_t>(progFd);
+  attach.attach_type = BPF_CGROUP_DEVICE;
+  attach.attach_flags = BPF_F_ALLOW_MULTI;
+  if (bpfCall(BPF_PROG_ATTACH, &attach) < 0) {
+    int e = errno;
+    close(progFd);
+    close(dirFd);
+    throw errnoError(env, "bpf(BPF_PROG_ATTACH, BPF_CGROUP_DEVICE) to " + directory, e);
+  }
+  close(progFd);  // the attachment holds the program
+
+  for (uint32_t id : old) {
+    union bpf_attr byId;
+    memset(&byId, 0, sizeof byId);
+    byId.prog_id = id;
+    int oldFd = static_cast<int>(bpfCall(BPF_PROG_GET_FD_BY_ID, &byId));
+    if (oldFd < 0) {
+      // Gone meanwhile, or hidden from us by an LSM: a device program can only restrict, so leave it.
+      if (errno == ENOENT || errno == EPERM || errno == EACCES) continue;
+      int e = errno;
+      close(dirFd);
+      throw errnoError(env, "bpf(BPF_PROG_GET_FD_BY_ID) for an old device filter", e);
+    }
+    union bpf_attr detach;
+    memset(&detach, 0, sizeof detach);
+    detach.target_fd = static_cast<uint32_t>(dirFd);
+    detach.attach_bpf_fd = static_cast<uint32_t>(oldFd);
+    detach.attach_type = BPF_CGROUP_DEVICE;
+    long r = bpfCall(BPF_PROG_DETACH, &detach);
+    int e = errno;
+    close(oldFd);
+    if (r < 0 && e != ENOENT) {
+      close(dirFd);
+      throw errnoError(env, "bpf(BPF_PROG_DETACH) of an old device filter from " + directory, e);
+    }
+  }
+  close(dirFd);
+  return env.Undefined();
+}
+
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  exports.Set("attachDeviceProgram", Napi::Function::New(env, AttachDeviceProgram));
   exports.Set("spawn", Napi::Function::New(env, Spawn));
   exports.Set("syncRecv", Napi::Function::New(env, SyncRecv));
   exports.Set("syncSend", Napi::Function::New(env, SyncSend));

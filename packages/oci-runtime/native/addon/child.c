@@ -23,6 +23,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mount.h>
+#include <sys/personality.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -41,6 +42,15 @@
 #endif
 #ifndef TIOCGPTPEER
 #define TIOCGPTPEER _IO('T', 0x41)
+#endif
+#ifndef CLONE_NEWTIME
+#define CLONE_NEWTIME 0x00000080
+#endif
+#ifndef SYS_sched_setattr
+#define SYS_sched_setattr 314
+#endif
+#ifndef SYS_ioprio_set
+#define SYS_ioprio_set 251
 #endif
 #ifndef PR_CAP_AMBIENT
 #define PR_CAP_AMBIENT 47
@@ -609,6 +619,11 @@ static void __attribute__((noreturn)) stage2(const struct ock_config *c) {
     s_cat(buf, n, sizeof buf, c->apparmor_profile);
     write_file("/proc/self/attr/exec", buf);
   }
+  /* Scheduling and I/O priority while still root (raising needs CAP_SYS_NICE / CAP_SYS_ADMIN). */
+  if (c->has_scheduler && syscall(SYS_sched_setattr, 0, c->sched_attr, 0) < 0) fail("sched_setattr", NULL);
+  if (c->has_ioprio && syscall(SYS_ioprio_set, 1 /* IOPRIO_WHO_PROCESS */, 0, c->ioprio) < 0) fail("ioprio_set", NULL);
+  /* Before seccomp, which may restrict personality(2) arguments. */
+  if (c->has_personality && personality(c->personality) < 0) fail("personality", NULL);
   if (c->has_seccomp && !c->no_new_privs) load_seccomp(c);
 
   if (c->has_caps) drop_bounding(c);
@@ -680,7 +695,14 @@ void ock_child_main(const struct ock_config *c) {
     if (setresgid(0, 0, 0) < 0) fail("become root gid in the user namespace", NULL);
     if (setresuid(0, 0, 0) < 0) fail("become root uid in the user namespace", NULL);
   }
-  pid_t pid = (pid_t)syscall(SYS_clone, c->clone_flags | CLONE_PARENT | SIGCHLD, 0, 0, 0, 0);
+  /* clone(2) keeps the exit signal in the low byte, where CLONE_NEWTIME would sit: a new time
+   * namespace comes from unshare, which applies to the children created afterwards. Its offsets
+   * can be written only until the first process enters it, so before the clone. */
+  if (c->new_timens) {
+    if (unshare(CLONE_NEWTIME) < 0) fail("unshare time namespace", NULL);
+    if (c->time_offsets != NULL && c->time_offsets[0] != '\0') write_file("/proc/self/timens_offsets", c->time_offsets);
+  }
+  pid_t pid = (pid_t)syscall(SYS_clone, (c->clone_flags & ~(unsigned long)CSIGNAL) | CLONE_PARENT | SIGCHLD, 0, 0, 0, 0);
   if (pid < 0) fail("clone container process", NULL);
   if (pid == 0) {
     (void)prctl(PR_SET_PDEATHSIG, 0, 0, 0, 0);

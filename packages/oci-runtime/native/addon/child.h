@@ -65,7 +65,9 @@ struct ock_config {
   int join_types[8];
   int n_join;
   int new_userns;          /* unshare(CLONE_NEWUSER) in stage 1, then wait for the parent to map */
-  unsigned long clone_flags; /* namespaces created by the stage-2 clone */
+  unsigned long clone_flags; /* namespaces created by the stage-2 clone (never CLONE_NEWTIME) */
+  int new_timens;          /* unshare(CLONE_NEWTIME) in stage 1 so that stage 2 is born in it */
+  const char *time_offsets; /* lines for /proc/self/timens_offsets written before the clone, or NULL */
   int lo_up;
 
   /* rootfs (init only) */
@@ -102,6 +104,12 @@ struct ock_config {
   struct sock_fprog seccomp;
   unsigned int seccomp_flags;
   const char *apparmor_profile;
+  int has_personality;
+  unsigned long personality; /* personality(2) domain, set last before execve */
+  int has_scheduler;
+  unsigned char sched_attr[56]; /* struct sched_attr (SCHED_ATTR_SIZE_VER1) for sched_setattr(2) */
+  int has_ioprio;
+  int ioprio; /* IOPRIO_PRIO_VALUE(class, level) for ioprio_set(IOPRIO_WHO_PROCESS, 0) */
   const char *cwd;
   const char *exec_path; /* argv[0] or an absolute path; searched in PATH from envp when no '/' */
   char *const *argv;

@@ -1,7 +1,7 @@
 import { existsSync, statSync } from 'node:fs';
 import { posix } from 'node:path';
 import { RuntimeError } from '../errors.js';
-import type { LinuxDevice, Mount, RuntimeSpec } from '../spec/config.js';
+import type { LinuxDevice, LinuxIoPriority, Mount, RuntimeSpec, Scheduler } from '../spec/config.js';
 import { MountFlag, namespaceCloneFlags, type RootfsOp, RootfsOpKind, type SpawnPlan } from '../syscalls.js';
 import { parseMountOptions, propagationOf } from './mount-options.js';
 import { buildProcessPlan, type ProcessPlanOptions } from './process-plan.js';
@@ -173,8 +173,11 @@ function deviceOps(rootfs: string, devices: readonly LinuxDevice[], inUserns: bo
 
 /** The spec's namespaces split into new ones (clone flags) and ones joined by path. */
 export interface NamespacePlan {
+  /** CLONE_NEW* flags for clone(2); a new time namespace is never among them (see `newTimeNamespace`). */
   cloneFlags: number;
   newUserns: boolean;
+  /** A new time namespace: created with unshare before the clone, since clone(2) cannot take CLONE_NEWTIME. */
+  newTimeNamespace: boolean;
   joins: { type: keyof typeof namespaceCloneFlags; path: string }[];
 }
 
@@ -182,18 +185,146 @@ export interface NamespacePlan {
 export function planNamespaces(spec: RuntimeSpec): NamespacePlan {
   let cloneFlags = 0;
   let newUserns = false;
+  let newTimeNamespace = false;
   const joins: NamespacePlan['joins'] = [];
   for (const ns of spec.linux?.namespaces ?? []) {
     if (ns.path !== undefined && ns.path !== '') {
       joins.push({ type: ns.type, path: ns.path });
     } else if (ns.type === 'user') {
       newUserns = true;
+    } else if (ns.type === 'time') {
+      newTimeNamespace = true;
     } else {
       cloneFlags |= namespaceCloneFlags[ns.type];
     }
   }
   joins.sort((a, b) => (a.type === 'user' ? -1 : b.type === 'user' ? 1 : 0));
-  return { cloneFlags, newUserns, joins };
+  return { cloneFlags, newUserns, newTimeNamespace, joins };
+}
+
+/**
+ * The text for `/proc/self/timens_offsets` from `linux.timeOffsets` (one `<clock> <secs> <nanosecs>`
+ * line per clock, monotonic first), or undefined when there are none. Pure. Throws `INVALID_SPEC` for a
+ * clock other than monotonic/boottime or nanoseconds outside 0…999999999.
+ */
+export function timeOffsetsText(spec: RuntimeSpec): string | undefined {
+  const offsets = spec.linux?.timeOffsets;
+  if (offsets === undefined) return undefined;
+  let text = '';
+  for (const [clock, offset] of Object.entries(offsets)) {
+    if (clock !== 'monotonic' && clock !== 'boottime') {
+      throw new RuntimeError('INVALID_SPEC', `linux.timeOffsets: unknown clock "${clock}"`, {
+        path: `linux.timeOffsets.${clock}`,
+      });
+    }
+    const nanosecs = offset.nanosecs ?? 0;
+    if (nanosecs < 0 || nanosecs > 999_999_999) {
+      throw new RuntimeError('INVALID_SPEC', `linux.timeOffsets.${clock}: nanosecs out of range`, {
+        path: `linux.timeOffsets.${clock}.nanosecs`,
+      });
+    }
+    const line = `${clock} ${BigInt(offset.secs ?? 0)} ${nanosecs}\n`;
+    text = clock === 'monotonic' ? line + text : text + line;
+  }
+  return text === '' ? undefined : text;
+}
+
+/** personality(2) execution domains of `linux.personality.domain`. */
+export const personalityDomains = Object.freeze({ LINUX: 0x0000, LINUX32: 0x0008 } as const);
+
+/**
+ * The personality(2) value for `linux.personality`, or undefined when the spec has none. Pure. The
+ * runtime-spec names no flag values, so `flags` is ignored (runc ignores them too).
+ */
+export function personalityValue(spec: RuntimeSpec): number | undefined {
+  const personality = spec.linux?.personality;
+  if (personality === undefined) return undefined;
+  return personalityDomains[personality.domain];
+}
+
+/** sched_setattr(2) policy numbers by `process.scheduler.policy` (include/uapi/linux/sched.h). */
+export const schedulerPolicyNumbers = Object.freeze({
+  SCHED_OTHER: 0,
+  SCHED_FIFO: 1,
+  SCHED_RR: 2,
+  SCHED_BATCH: 3,
+  SCHED_ISO: 4,
+  SCHED_IDLE: 5,
+  SCHED_DEADLINE: 6,
+} as const);
+
+/** SCHED_FLAG_* bits by `process.scheduler.flags` name. */
+export const schedulerFlagBits = Object.freeze({
+  SCHED_FLAG_RESET_ON_FORK: 0x01,
+  SCHED_FLAG_RECLAIM: 0x02,
+  SCHED_FLAG_DL_OVERRUN: 0x04,
+  SCHED_FLAG_KEEP_POLICY: 0x08,
+  SCHED_FLAG_KEEP_PARAMS: 0x10,
+  SCHED_FLAG_UTIL_CLAMP_MIN: 0x20,
+  SCHED_FLAG_UTIL_CLAMP_MAX: 0x40,
+} as const);
+
+/** The size of `struct sched_attr` without the utilization clamps (SCHED_ATTR_SIZE_VER0). */
+export const SCHED_ATTR_SIZE = 48;
+
+/**
+ * Encodes `process.scheduler` as the 48-byte `struct sched_attr` for sched_setattr(2) (little-endian:
+ * u32 size, u32 policy, u64 flags, s32 nice, u32 priority, u64 runtime, deadline, period in ns). Pure.
+ * Throws `INVALID_SPEC` when nice or priority do not fit the policy (as runc checks before the kernel).
+ */
+export function schedulerAttributes(scheduler: Scheduler): Buffer {
+  const policy = schedulerPolicyNumbers[scheduler.policy];
+  const realtime = scheduler.policy === 'SCHED_FIFO' || scheduler.policy === 'SCHED_RR';
+  const priority = scheduler.priority ?? 0;
+  if (realtime ? priority < 1 || priority > 99 : priority !== 0) {
+    throw new RuntimeError(
+      'INVALID_SPEC',
+      `process.scheduler: priority ${priority} is invalid for ${scheduler.policy}`,
+      { path: 'process.scheduler.priority' },
+    );
+  }
+  const nice = scheduler.nice ?? 0;
+  if (nice < -20 || nice > 19) {
+    throw new RuntimeError('INVALID_SPEC', `process.scheduler: nice ${nice} is outside -20…19`, {
+      path: 'process.scheduler.nice',
+    });
+  }
+  let flags = 0;
+  for (const flag of scheduler.flags ?? []) flags |= schedulerFlagBits[flag];
+  const attributes = Buffer.alloc(SCHED_ATTR_SIZE);
+  attributes.writeUInt32LE(SCHED_ATTR_SIZE, 0);
+  attributes.writeUInt32LE(policy, 4);
+  attributes.writeBigUInt64LE(BigInt(flags), 8);
+  attributes.writeInt32LE(nice, 16);
+  attributes.writeUInt32LE(priority, 20);
+  attributes.writeBigUInt64LE(BigInt(scheduler.runtime ?? 0), 24);
+  attributes.writeBigUInt64LE(BigInt(scheduler.deadline ?? 0), 32);
+  attributes.writeBigUInt64LE(BigInt(scheduler.period ?? 0), 40);
+  return attributes;
+}
+
+/** IOPRIO_CLASS_* numbers by `process.ioPriority.class`. */
+export const ioPriorityClasses = Object.freeze({
+  IOPRIO_CLASS_RT: 1,
+  IOPRIO_CLASS_BE: 2,
+  IOPRIO_CLASS_IDLE: 3,
+} as const);
+
+/**
+ * The ioprio_set(2) value (class << 13 | level) for `process.ioPriority`. Pure. Throws `INVALID_SPEC`
+ * for a level outside 0…7.
+ */
+export function ioPriorityValue(ioPriority: LinuxIoPriority): number {
+  if (!Number.isInteger(ioPriority.priority) || ioPriority.priority < 0 || ioPriority.priority > 7) {
+    throw new RuntimeError(
+      'INVALID_SPEC',
+      `process.ioPriority: level ${ioPriority.priority} is outside 0…7`,
+      {
+        path: 'process.ioPriority.priority',
+      },
+    );
+  }
+  return (ioPriorityClasses[ioPriority.class] << 13) | ioPriority.priority;
 }
 
 /**
@@ -256,6 +387,11 @@ export function buildInitPlan(spec: RuntimeSpec, options: InitPlanOptions): Spaw
     mode: 0,
     newUserns: namespaces.newUserns,
     cloneFlags: namespaces.cloneFlags,
+    newTimeNamespace: namespaces.newTimeNamespace,
+    timeOffsets: namespaces.newTimeNamespace ? timeOffsetsText(spec) : undefined,
+    personality: personalityValue(spec),
+    schedulerAttributes: process.scheduler === undefined ? undefined : schedulerAttributes(process.scheduler),
+    ioPriority: process.ioPriority === undefined ? undefined : ioPriorityValue(process.ioPriority),
     loopbackUp: true,
     rootfs,
     rootfsPropagation: propagationOf(spec.linux?.rootfsPropagation),

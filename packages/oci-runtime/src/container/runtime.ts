@@ -26,7 +26,13 @@ import {
   type SpawnPlan,
   type Syscalls,
 } from '../syscalls.js';
-import { buildInitPlan, type CgroupBind, planNamespaces } from './init-plan.js';
+import {
+  buildInitPlan,
+  type CgroupBind,
+  ioPriorityValue,
+  planNamespaces,
+  schedulerAttributes,
+} from './init-plan.js';
 import { buildProcessPlan } from './process-plan.js';
 import { spawnContainerProcess } from './spawn-process.js';
 import { rfc3339Nano, sleep } from './timestamps.js';
@@ -266,7 +272,15 @@ export class ContainerRuntime {
     this.#cgroups =
       options.cgroups === false
         ? undefined
-        : (options.cgroups ?? ((path) => createCgroupManager({ path, root: cgroupRoot })));
+        : (options.cgroups ??
+          ((path) =>
+            createCgroupManager({
+              path,
+              root: cgroupRoot,
+              // v2 device rules are an eBPF program the addon loads and attaches.
+              attachDeviceProgram: async (directory, program, license) =>
+                this.#sys.attachDeviceProgram(directory, program, license),
+            })));
     this.#options = options;
   }
 
@@ -871,7 +885,7 @@ export class ContainerRuntime {
     const fds: number[] = [];
     try {
       const join: { fd: number; type: number }[] = [];
-      for (const type of ['user', 'ipc', 'uts', 'network', 'pid', 'cgroup', 'mount'] as const) {
+      for (const type of ['user', 'ipc', 'uts', 'network', 'pid', 'cgroup', 'time', 'mount'] as const) {
         const name = namespaceProcNames[type];
         const theirs = `/proc/${record.pid}/ns/${name}`;
         let same = false;
@@ -891,6 +905,10 @@ export class ContainerRuntime {
         mode: 1,
         join,
         ...buildProcessPlan(processSpec, { apparmorEnabled: hostHasAppArmor() }),
+        schedulerAttributes:
+          processSpec.scheduler === undefined ? undefined : schedulerAttributes(processSpec.scheduler),
+        ioPriority:
+          processSpec.ioPriority === undefined ? undefined : ioPriorityValue(processSpec.ioPriority),
       };
       // Like runc, the container's seccomp filter applies to every process started in it.
       if (record.seccomp !== undefined) {

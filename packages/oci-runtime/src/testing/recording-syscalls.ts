@@ -94,4 +94,8 @@ export class RecordingSyscalls implements Syscalls {
     this.#record('acceptFd', [listenFd]);
     return this.#nextFd++;
   }
+
+  attachDeviceProgram(cgroupDirectory: string, program: Uint8Array, license: string): void {
+    this.#record('attachDeviceProgram', [cgroupDirectory, program, license]);
+  }
 }

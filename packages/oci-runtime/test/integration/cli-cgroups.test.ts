@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { canRunContainers, cliPath, ensureCli, makeBundle, runTool, tempDir } from './helpers.js';
+import { canRunContainers, ensureCli, makeBundle, runTool, runtimeCommand, tempDir } from './helpers.js';
 
 const v1 = existsSync('/sys/fs/cgroup/memory/memory.limit_in_bytes');
 const enabled = canRunContainers && v1;
@@ -12,7 +12,7 @@ if (!enabled)
 describe.skipIf(!enabled)('ocikit-runtime cgroup commands', () => {
   const tmp = tempDir('ocikit-cgroups-');
   const root = join(tmp.dir, 'state');
-  const cli = (...args: string[]) => runTool(['node', cliPath, '--root', root, ...args], tmp.dir);
+  const cli = (...args: string[]) => runTool([...runtimeCommand, '--root', root, ...args], tmp.dir);
   const id = 'cg1';
   const file = (controller: string, name: string) =>
     readFileSync(`/sys/fs/cgroup/${controller}/${id}/${name}`, 'utf8').trim();
@@ -58,7 +58,7 @@ describe.skipIf(!enabled)('ocikit-runtime cgroup commands', () => {
     expect(cli('update', '--memory', '32M', '--pids-limit', '20', id).code).toBe(0);
     expect(file('memory', 'memory.limit_in_bytes')).toBe(String(32 * 1024 * 1024));
     expect(file('pids', 'pids.max')).toBe('20');
-    const fromStdin = runTool(['node', cliPath, '--root', root, 'update', '-r', '-', id], tmp.dir, {
+    const fromStdin = runTool([...runtimeCommand, '--root', root, 'update', '-r', '-', id], tmp.dir, {
       input: JSON.stringify({ pids: { limit: 30 } }),
     });
     expect(fromStdin.code).toBe(0);
@@ -113,9 +113,13 @@ describe.skipIf(!enabled)('ocikit-runtime cgroup commands', () => {
       },
     );
     expect(cli('run', '-d', '--bundle', bundle, 'oom1').code).toBe(0);
-    const events = spawn('node', [cliPath, '--root', root, 'events', '--interval', '200ms', 'oom1'], {
-      stdio: ['ignore', 'pipe', 'ignore'],
-    });
+    const events = spawn(
+      runtimeCommand[0] as string,
+      [...runtimeCommand.slice(1), '--root', root, 'events', '--interval', '200ms', 'oom1'],
+      {
+        stdio: ['ignore', 'pipe', 'ignore'],
+      },
+    );
     try {
       const seen: string[] = [];
       await new Promise<void>((resolve, reject) => {

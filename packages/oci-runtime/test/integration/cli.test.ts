@@ -4,20 +4,22 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   canRunContainers,
-  cliPath,
   ensureCli,
   makeBundle,
   mountsUnder,
   runTool,
+  runtimeCommand,
   tempDir,
 } from './helpers.js';
+
+const [runCommand, ...runArgs] = runtimeCommand as [string, ...string[]];
 
 if (!canRunContainers) console.log('skipping CLI integration tests: not root');
 
 describe.skipIf(!canRunContainers)('ocikit-runtime CLI', () => {
   const tmp = tempDir('ocikit-cli-');
   const root = join(tmp.dir, 'state');
-  const cli = (...args: string[]) => runTool(['node', cliPath, '--root', root, ...args], tmp.dir);
+  const cli = (...args: string[]) => runTool([...runtimeCommand, '--root', root, ...args], tmp.dir);
   const ids: string[] = [];
   const cgroupLeft = (id: string) =>
     existsSync(`/sys/fs/cgroup/pids/${id}`) || existsSync(`/sys/fs/cgroup/memory/${id}`);
@@ -29,7 +31,7 @@ describe.skipIf(!canRunContainers)('ocikit-runtime CLI', () => {
   });
 
   it('prints three version lines', () => {
-    const result = runTool(['node', cliPath, '--version'], tmp.dir);
+    const result = runTool([...runtimeCommand, '--version'], tmp.dir);
     expect(result.code).toBe(0);
     const lines = result.stdout.trimEnd().split('\n');
     expect(lines).toHaveLength(3);
@@ -45,7 +47,7 @@ describe.skipIf(!canRunContainers)('ocikit-runtime CLI', () => {
       'echo pid=$$ host=$(hostname); ip -o link | wc -l; exit 3',
     ]);
     ids.push('run1');
-    const result = runTool(['node', cliPath, '--root', root, 'run', '--bundle', bundle, 'run1'], tmp.dir);
+    const result = runTool([...runtimeCommand, '--root', root, 'run', '--bundle', bundle, 'run1'], tmp.dir);
     expect(result.stderr).toBe('');
     expect(result.code).toBe(3);
     expect(result.stdout).toBe('pid=1 host=ocikit-test\n1\n');
@@ -105,7 +107,7 @@ describe.skipIf(!canRunContainers)('ocikit-runtime CLI', () => {
   it('run in the foreground exits 137 when the container is killed with SIGKILL', async () => {
     const bundle = makeBundle(join(tmp.dir, 'sig'), ['sleep', '1000']);
     ids.push('sig1');
-    const child = spawn('node', [cliPath, '--root', root, 'run', '--bundle', bundle, 'sig1'], {
+    const child = spawn(runCommand, [...runArgs, '--root', root, 'run', '--bundle', bundle, 'sig1'], {
       stdio: 'ignore',
     });
     const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
@@ -125,7 +127,7 @@ describe.skipIf(!canRunContainers)('ocikit-runtime CLI', () => {
       'trap "exit 42" TERM; touch /tmp/ready; while true; do sleep 0.1; done',
     ]);
     ids.push('relay1');
-    const child = spawn('node', [cliPath, '--root', root, 'run', '--bundle', bundle, 'relay1'], {
+    const child = spawn(runCommand, [...runArgs, '--root', root, 'run', '--bundle', bundle, 'relay1'], {
       stdio: 'ignore',
     });
     const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
@@ -142,7 +144,7 @@ describe.skipIf(!canRunContainers)('ocikit-runtime CLI', () => {
     expect(missing.stderr).toMatch(/^time="[^"]+" level=error msg="container nope does not exist"\n$/);
     const logFile = join(tmp.dir, 'log.json');
     const logged = runTool(
-      ['node', cliPath, '--root', root, '--log', logFile, '--log-format', 'json', 'state', 'nope'],
+      [...runtimeCommand, '--root', root, '--log', logFile, '--log-format', 'json', 'state', 'nope'],
       tmp.dir,
     );
     expect(logged.code).toBe(1);

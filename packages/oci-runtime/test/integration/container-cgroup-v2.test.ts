@@ -9,7 +9,7 @@ import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ContainerRuntime } from '../../src/container/runtime.js';
-import { canRunContainers, cliPath, ensureCli, makeBundle, runTool, tempDir } from './helpers.js';
+import { canRunContainers, ensureCli, makeBundle, runTool, runtimeCommand, tempDir } from './helpers.js';
 
 const cgroup2Known = readFileSync('/proc/filesystems', 'utf8').includes('cgroup2');
 const skipReason = !canRunContainers
@@ -78,7 +78,7 @@ describe.skipIf(skipReason !== undefined)('a container on a cgroup2 hierarchy', 
       spec.linux = { ...spec.linux, cgroupsPath: cgroupPath };
     });
     const cli = (...args: string[]) =>
-      runTool(['node', cliPath, '--root', root, '--cgroup-root', mountpoint, ...args], tmp.dir);
+      runTool([...runtimeCommand, '--root', root, '--cgroup-root', mountpoint, ...args], tmp.dir);
     created.push(id);
     expect(cli('create', '--bundle', bundle, id).code).toBe(0);
     expect(cli('start', id).code).toBe(0);

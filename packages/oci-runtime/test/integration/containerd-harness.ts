@@ -329,22 +329,23 @@ export function buildBusyboxImageArchive(dir: string): string {
 }
 
 /**
- * Writes an executable wrapper `<dir>/ocikit-runtime` that runs `node <cliPath>` with its arguments and
- * appends each call's arguments (one line) to `<dir>/runtime-calls.log`, so a test can tell which
- * runtime the shim really ran. Returns the wrapper's path.
+ * Writes an executable wrapper `<dir>/ocikit-runtime` that runs `command` (the runtime's argv prefix, e.g.
+ * the native front end) with its arguments and appends each call's arguments (one line) to
+ * `<dir>/runtime-calls.log`, so a test can tell which runtime the shim really ran. Returns the wrapper's
+ * path.
  */
-export function writeRuntimeWrapper(dir: string, cliPath: string): { wrapper: string; callLog: string } {
+export function writeRuntimeWrapper(
+  dir: string,
+  command: readonly string[],
+): { wrapper: string; callLog: string } {
   const wrapper = join(dir, 'ocikit-runtime');
   const callLog = join(dir, 'runtime-calls.log');
   const quote = (value: string) => `'${value.replaceAll("'", "'\\''")}'`;
   writeFileSync(
     wrapper,
-    [
-      '#!/bin/sh',
-      `echo "$*" >> ${quote(callLog)}`,
-      `exec ${quote(process.execPath)} ${quote(cliPath)} "$@"`,
-      '',
-    ].join('\n'),
+    ['#!/bin/sh', `echo "$*" >> ${quote(callLog)}`, `exec ${command.map(quote).join(' ')} "$@"`, ''].join(
+      '\n',
+    ),
   );
   chmodSync(wrapper, 0o755);
   return { wrapper, callLog };

@@ -9,7 +9,7 @@ import {
   startContainerd,
   writeRuntimeWrapper,
 } from './containerd-harness.js';
-import { canRunContainers, cliPath, ensureCli, runTool } from './helpers.js';
+import { canRunContainers, ensureCli, runTool, runtimeCommand } from './helpers.js';
 
 // containerd's io.containerd.runc.v2 shim drives ocikit-runtime through `BinaryName` (`ctr run
 // --runc-binary`). Not skipped when containerd is missing: scripts/setup.sh installs it, and a missing
@@ -64,7 +64,7 @@ describe.skipIf(!canRunContainers)('containerd drives ocikit-runtime', () => {
     if (!hasUmoci) throw new Error('umoci missing (it builds the test image): run scripts/setup.sh');
     ensureCli();
     harness = await startContainerd();
-    ({ wrapper, callLog } = writeRuntimeWrapper(harness.dir, cliPath));
+    ({ wrapper, callLog } = writeRuntimeWrapper(harness.dir, runtimeCommand));
     const archive = buildBusyboxImageArchive(harness.dir);
     const imported = harness.ctr(['images', 'import', '--base-name', 'ocikit.test/busybox', archive]);
     if (imported.code !== 0) {
@@ -74,7 +74,7 @@ describe.skipIf(!canRunContainers)('containerd drives ocikit-runtime', () => {
 
   afterAll(async () => {
     await harness?.stop((root, id) => {
-      runTool([process.execPath, cliPath, '--root', root, 'delete', '--force', id], harness?.dir ?? '/tmp');
+      runTool([...runtimeCommand, '--root', root, 'delete', '--force', id], harness?.dir ?? '/tmp');
     });
   });
 

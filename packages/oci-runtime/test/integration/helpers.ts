@@ -59,10 +59,28 @@ export const hasRunc = (() => {
 /** The built CLI bundle; built with tsup on first use when missing. */
 export const cliPath = join(__dirname, '..', '..', 'dist', 'cli.js');
 
-/** Makes sure dist/cli.js exists (the repo's setup builds it; a fresh checkout may not have it). */
+/**
+ * The native front end (`build/Release/ocikit-runtime`, native/cli): answers start/state/kill/delete
+ * itself and execs `node dist/cli.js` for everything else. It is what containerd is given.
+ */
+export const frontEndPath = join(__dirname, '..', '..', 'build', 'Release', 'ocikit-runtime');
+
+/** The command the CLI tests run as the runtime: the native front end (argv prefix). */
+export const runtimeCommand: readonly string[] = [frontEndPath];
+
+/** The TypeScript CLI run by Node directly, without the front end (argv prefix). */
+export const nodeCliCommand: readonly string[] = [process.execPath, cliPath];
+
+/**
+ * Makes sure dist/cli.js and the native front end exist (the repo's setup builds both; a fresh checkout
+ * may not have them).
+ */
 export function ensureCli(): void {
-  if (existsSync(cliPath)) return;
-  execFileSync('pnpm', ['exec', 'tsup'], { cwd: join(__dirname, '..', '..'), stdio: 'ignore' });
+  const pkg = join(__dirname, '..', '..');
+  if (!existsSync(cliPath)) execFileSync('pnpm', ['exec', 'tsup'], { cwd: pkg, stdio: 'ignore' });
+  if (!existsSync(frontEndPath)) {
+    execFileSync('pnpm', ['run', 'build:native'], { cwd: pkg, stdio: 'ignore', env: { ...process.env } });
+  }
 }
 
 /** Result of one CLI run: exit code and what it wrote. */
@@ -79,7 +97,7 @@ export interface CliResult {
 export function runTool(
   command: string[],
   dir: string,
-  options: { cwd?: string; input?: string } = {},
+  options: { cwd?: string; input?: string; env?: NodeJS.ProcessEnv } = {},
 ): CliResult {
   const out = join(dir, `out-${process.hrtime.bigint()}`);
   const err = `${out}.err`;
@@ -89,6 +107,7 @@ export function runTool(
   try {
     const result = spawnSync(command[0] as string, command.slice(1), {
       cwd: options.cwd,
+      env: options.env ?? process.env,
       stdio: [options.input === undefined ? 'ignore' : 'pipe', outFd, errFd],
       input: options.input,
       timeout: 30_000,

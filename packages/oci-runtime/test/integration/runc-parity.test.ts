@@ -3,7 +3,7 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildBusyboxRootfs } from '../../src/testing/busybox-rootfs.js';
-import { canRunContainers, cliPath, ensureCli, hasRunc, runTool, tempDir } from './helpers.js';
+import { canRunContainers, ensureCli, hasRunc, runTool, runtimeCommand, tempDir } from './helpers.js';
 
 const enabled = canRunContainers && hasRunc;
 if (!enabled) console.log('skipping runc parity tests: needs root and runc');
@@ -13,7 +13,7 @@ describe.skipIf(!enabled)('parity with runc', () => {
   const tools = {
     runc: (...args: string[]) => runTool(['runc', '--root', join(tmp.dir, 'runc-root'), ...args], tmp.dir),
     ocikit: (...args: string[]) =>
-      runTool(['node', cliPath, '--root', join(tmp.dir, 'ocikit-root'), ...args], tmp.dir),
+      runTool([...runtimeCommand, '--root', join(tmp.dir, 'ocikit-root'), ...args], tmp.dir),
   };
   const started: [keyof typeof tools, string][] = [];
 
@@ -94,7 +94,7 @@ describe.skipIf(!enabled)('parity with runc', () => {
       const argv =
         tool === 'runc'
           ? ['runc', '--root', join(tmp.dir, 'runc-root'), 'run', '--bundle', dir, 'k']
-          : ['node', cliPath, '--root', join(tmp.dir, 'ocikit-root'), 'run', '--bundle', dir, 'k'];
+          : [...runtimeCommand, '--root', join(tmp.dir, 'ocikit-root'), 'run', '--bundle', dir, 'k'];
       started.push([tool, 'k']);
       const child = spawn(argv[0] as string, argv.slice(1), { stdio: 'ignore' });
       const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
