@@ -1,4 +1,5 @@
 import { createHash, type Hash } from 'node:crypto';
+import { type FileHandle, open } from 'node:fs/promises';
 import { Transform, type TransformCallback } from 'node:stream';
 import { OciImageError } from './errors.js';
 
@@ -166,5 +167,127 @@ export class VerifyStream extends Transform {
       return;
     }
     callback();
+  }
+}
+
+/** Options of {@link digestFile} and {@link verifyFile}. */
+export interface DigestFileOptions {
+  signal?: AbortSignal | undefined;
+}
+
+/** What {@link digestFile} computed. */
+export interface FileDigest {
+  digest: Digest;
+  /** Bytes read. */
+  size: number;
+}
+
+// Large reads let the hash run at its full speed; two buffers let the next read proceed (on libuv's
+// thread pool) while this thread hashes the previous one. Reusing them avoids a fresh allocation, its
+// page faults and its garbage per chunk, which is what a read stream costs.
+const FILE_READ_SIZE = 1 << 20;
+
+function abortedWhile(action: string, signal: AbortSignal): OciImageError {
+  return new OciImageError('ABORTED', `${action}: aborted`, { cause: signal.reason });
+}
+
+/**
+ * Reads a whole file (from its start) through `visit`, chunk by chunk, with two reused 1 MiB buffers:
+ * `visit` must not keep the chunk it is given. An open `FileHandle` is read from position 0 and left
+ * open; a path is opened read-only and closed again.
+ */
+async function readFileChunks(
+  file: string | FileHandle,
+  action: string,
+  signal: AbortSignal | undefined,
+  visit: (chunk: Buffer) => void,
+): Promise<void> {
+  if (signal?.aborted) {
+    throw abortedWhile(action, signal);
+  }
+  const handle = typeof file === 'string' ? await open(file, 'r') : file;
+  let current = Buffer.allocUnsafe(FILE_READ_SIZE);
+  let spare = Buffer.allocUnsafe(FILE_READ_SIZE);
+  let position = 0;
+  let reading: Promise<{ bytesRead: number }> | undefined = handle.read(current, 0, FILE_READ_SIZE, position);
+  try {
+    for (;;) {
+      const { bytesRead } = await reading;
+      reading = undefined;
+      if (bytesRead === 0) {
+        return;
+      }
+      if (signal?.aborted) {
+        throw abortedWhile(action, signal);
+      }
+      const filled = current;
+      current = spare;
+      spare = filled;
+      position += bytesRead;
+      reading = handle.read(current, 0, FILE_READ_SIZE, position);
+      visit(bytesRead === FILE_READ_SIZE ? filled : filled.subarray(0, bytesRead));
+    }
+  } finally {
+    // A read still in flight writes into our buffer: let it land before the handle closes.
+    await reading?.catch(() => undefined);
+    if (typeof file === 'string') {
+      await handle.close();
+    }
+  }
+}
+
+/**
+ * Digests a file (a path, or an open `FileHandle` read from its start and left open) without a stream:
+ * two reused 1 MiB buffers, the next read overlapping the hashing of the last. For verifying blobs at
+ * rest this is the fastest way Node offers. Throws the file system's errors (`ENOENT`, ...) and
+ * `ABORTED`.
+ */
+export async function digestFile(
+  file: string | FileHandle,
+  algorithm: DigestAlgorithm = 'sha256',
+  options: DigestFileOptions = {},
+): Promise<FileDigest> {
+  const digester = new Digester(algorithm);
+  await readFileChunks(file, `digest ${typeof file === 'string' ? file : 'file'}`, options.signal, (chunk) =>
+    digester.update(chunk),
+  );
+  return { digest: digester.digest(), size: digester.size };
+}
+
+/**
+ * Checks that a file (a path, or an open `FileHandle` read from its start and left open) holds exactly
+ * the expected content, reading it like {@link digestFile}. Throws `SIZE_EXCEEDED` as soon as more bytes
+ * than `expected.size` were read, `SIZE_MISMATCH` when fewer, `DIGEST_MISMATCH`, `ABORTED`, or the file
+ * system's errors.
+ */
+export async function verifyFile(
+  file: string | FileHandle,
+  expected: VerifyOptions,
+  options: DigestFileOptions = {},
+): Promise<void> {
+  const { digest, size } = expected;
+  const digester = new Digester(digestAlgorithm(digest));
+  await readFileChunks(file, `verify ${digest}`, options.signal, (chunk) => {
+    digester.update(chunk);
+    if (size !== undefined && digester.size > size) {
+      throw new OciImageError('SIZE_EXCEEDED', `verify ${digest}: more than the ${size} bytes expected`, {
+        path: digest,
+      });
+    }
+  });
+  if (size !== undefined && digester.size !== size) {
+    throw new OciImageError(
+      'SIZE_MISMATCH',
+      `verify ${digest}: got ${digester.size} bytes, expected ${size}`,
+      {
+        path: digest,
+      },
+    );
+  }
+  const actual = digester.digest();
+  if (actual !== digest) {
+    throw new OciImageError('DIGEST_MISMATCH', `verify ${digest}: content has digest ${actual}`, {
+      path: digest,
+    });
   }
 }

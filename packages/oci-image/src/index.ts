@@ -27,13 +27,17 @@ export {
   type Digest,
   type DigestAlgorithm,
   Digester,
+  type DigestFileOptions,
   digestAlgorithm,
+  digestFile,
   digestHex,
   digestOf,
+  type FileDigest,
   isDigest,
   parseDigest,
   type VerifyOptions,
   VerifyStream,
+  verifyFile,
 } from './digest.js';
 export {
   isOciImageError,
@@ -128,6 +132,7 @@ export {
   type GcResult,
   imageLayoutVersion,
   LayoutProvider,
+  type VerifyBlobOptions,
 } from './layout/layout-provider.js';
 export {
   encodeManifest,

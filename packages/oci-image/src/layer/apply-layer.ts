@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import { Readable } from 'node:stream';
-import { setAttributeSync } from '@napi-rs/xattr';
+import { getAttributeSync, setAttributeSync } from '@napi-rs/xattr';
 import type { Digest } from '../digest.js';
 import { isOciImageError, OciImageError } from '../errors.js';
 import { makeSpecialFile } from '../internal/devices.js';
@@ -13,8 +13,13 @@ import {
   RootResolver,
 } from '../internal/safe-path.js';
 import type { Compression } from '../media-types.js';
-import { type LayerEntry, type LayerEntryHeader, readLayer } from './read-layer.js';
-import { classifyWhiteout, type WhiteoutKind } from './whiteout.js';
+import {
+  consumeLayer,
+  type LayerBodySink,
+  type LayerEntryAction,
+  type LayerEntryHeader,
+} from './read-layer.js';
+import { classifyWhiteout, WHITEOUT_PREFIX, type WhiteoutKind } from './whiteout.js';
 
 /** Options for {@link applyLayer}. */
 export interface ApplyLayerOptions {
@@ -60,6 +65,73 @@ function errnoOf(error: unknown): string | undefined {
   return typeof code === 'string' ? code : undefined;
 }
 
+/** A file-system error while applying `name` becomes `LAYER_APPLY_FAILED`; other errors pass through. */
+function applyFailure(error: unknown, name: string): unknown {
+  if (isOciImageError(error) || errnoOf(error) === undefined) {
+    return error;
+  }
+  return new OciImageError(
+    'LAYER_APPLY_FAILED',
+    `apply layer: ${JSON.stringify(name)}: ${(error as Error).message}`,
+    { path: name, cause: error },
+  );
+}
+
+/**
+ * Writes one regular file's content to its open descriptor with synchronous writes, then runs `finish`
+ * (owner, mode, xattrs, times) and closes it. The descriptor is closed whatever happens.
+ */
+class FileSink implements LayerBodySink {
+  readonly #descriptor: number;
+  readonly #finish: () => void;
+  readonly #name: string;
+  #open = true;
+
+  constructor(descriptor: number, finish: () => void, name: string) {
+    this.#descriptor = descriptor;
+    this.#finish = finish;
+    this.#name = name;
+  }
+
+  write(chunk: Buffer): void {
+    try {
+      let offset = 0;
+      while (offset < chunk.length) {
+        offset += fs.writeSync(this.#descriptor, chunk, offset, chunk.length - offset);
+      }
+    } catch (error) {
+      this.abandon();
+      throw applyFailure(error, this.#name);
+    }
+  }
+
+  end(): void {
+    try {
+      this.#finish();
+      this.#close();
+    } catch (error) {
+      this.abandon();
+      throw applyFailure(error, this.#name);
+    }
+  }
+
+  abandon(): void {
+    try {
+      this.#close();
+    } catch {
+      // close(2) releases the descriptor even when it reports an error; nothing more to do.
+    }
+  }
+
+  /** Closes once: a descriptor number may be reused as soon as it is closed. */
+  #close(): void {
+    if (this.#open) {
+      this.#open = false;
+      fs.closeSync(this.#descriptor);
+    }
+  }
+}
+
 function invalid(header: LayerEntryHeader, reason: string): OciImageError {
   return new OciImageError('LAYER_INVALID_ENTRY', `apply layer: ${JSON.stringify(header.name)} ${reason}`, {
     path: header.name,
@@ -74,6 +146,13 @@ class LayerApplier {
   readonly #signal: AbortSignal | undefined;
   readonly #uid: number;
   readonly #gid: number;
+  /** The process umask when the apply started: it decides whether a file can be created with its mode. */
+  readonly #umask: number;
+  /**
+   * Directories known to carry no default ACL (a default ACL, not the umask, shapes the mode of what is
+   * created in it). Cleared whenever a directory is removed or gets xattrs.
+   */
+  readonly #withoutDefaultAcl = new Set<string>();
   /** Resolved paths this layer wrote; whiteouts never delete them (image-spec: lower layers only). */
   readonly #written = new Set<string>();
   /** Every ancestor of a written path. */
@@ -85,6 +164,7 @@ class LayerApplier {
     this.#resolver = new RootResolver(root);
     this.#uid = process.geteuid?.() ?? 0;
     this.#gid = process.getegid?.() ?? 0;
+    this.#umask = process.umask();
     this.#sameOwner = options.sameOwner ?? this.#uid === 0;
     this.#ignoreXattrErrors = options.ignoreXattrErrors ?? false;
     this.#signal = options.signal;
@@ -92,29 +172,47 @@ class LayerApplier {
     this.#resolver.rememberDirectory('', { mode: stats.mode, uid: stats.uid, gid: stats.gid });
   }
 
-  async apply(entry: LayerEntry): Promise<void> {
-    const { header } = entry;
+  /**
+   * Applies one entry (the handler of {@link consumeLayer}): everything but a regular file's content and
+   * a device node is done before this returns. File-system errors become `LAYER_APPLY_FAILED` naming the
+   * entry.
+   */
+  entry(header: LayerEntryHeader): LayerEntryAction {
+    try {
+      const action = this.#dispatch(header);
+      if (action instanceof Promise) {
+        return action.catch((error: unknown) => {
+          throw applyFailure(error, header.name);
+        });
+      }
+      return action;
+    } catch (error) {
+      throw applyFailure(error, header.name);
+    }
+  }
+
+  #dispatch(header: LayerEntryHeader): LayerEntryAction {
     const relative = cleanLayerPath(header.name);
     const base = baseOf(relative);
-    const whiteout = classifyWhiteout(base);
-    if (whiteout.kind !== 'none') {
-      this.#whiteout(header, parentOf(relative), whiteout);
-      return;
+    if (base.startsWith(WHITEOUT_PREFIX)) {
+      this.#whiteout(header, parentOf(relative), classifyWhiteout(base));
+      return undefined;
     }
     if (relative === '') {
       if (header.type !== 'directory') {
         throw invalid(header, 'would replace the root with a non-directory');
       }
       this.#directory(header, '');
-      return;
+      return undefined;
     }
     // With `create` the resolver always returns a directory (or throws).
     const parent = this.#resolver.resolveDirectory(parentOf(relative), { create: true }) as string;
     const target = joinRelative(parent, base);
+    let action: LayerEntryAction;
     switch (header.type) {
       case 'file':
       case 'contiguous-file':
-        await this.#file(header, target, parent, entry.body);
+        action = this.#file(header, target, parent);
         break;
       case 'directory':
         this.#directory(header, target);
@@ -128,12 +226,15 @@ class LayerApplier {
       case 'character-device':
       case 'block-device':
       case 'fifo':
-        await this.#special(header, target, parent);
+        action = this.#special(header, target, parent);
         break;
       default:
         throw invalid(header, 'has an unsupported tar entry type');
     }
+    // Marked before an asynchronous entry completes: entries are applied one at a time, and a failed
+    // entry fails the whole apply.
     this.#markWritten(target);
+    return action;
   }
 
   /** Sets deferred directory modes and times, deepest first, never following a symlink. */
@@ -176,6 +277,7 @@ class LayerApplier {
     if (stats.isDirectory()) {
       fs.rmSync(absolute, { recursive: true, force: true });
       this.#resolver.forget(relative);
+      this.#withoutDefaultAcl.clear();
       for (const key of this.#deferred.keys()) {
         if (isWithin(key, relative)) {
           this.#deferred.delete(key);
@@ -265,6 +367,26 @@ class LayerApplier {
     this.#removeLower(joinRelative(parent, whiteout.name));
   }
 
+  /** True when the directory `relative` has no default ACL (checked once, then remembered). */
+  #hasNoDefaultAcl(relative: string): boolean {
+    if (this.#withoutDefaultAcl.has(relative)) {
+      return true;
+    }
+    let acl: Buffer | null;
+    try {
+      acl = getAttributeSync(this.#resolver.absolute(relative), 'system.posix_acl_default');
+    } catch {
+      // No ACL support (or no such attribute, depending on the binding): umask rules apply, yet stay
+      // careful and let fchmod set the mode.
+      return false;
+    }
+    if (acl !== null) {
+      return false;
+    }
+    this.#withoutDefaultAcl.add(relative);
+    return true;
+  }
+
   /** True when a new inode created in `parent` would not already have the header's owner. */
   #needsChown(header: LayerEntryHeader, parent: string): boolean {
     if (!this.#sameOwner) {
@@ -276,31 +398,36 @@ class LayerApplier {
     return info === undefined || header.uid !== this.#uid || header.gid !== gid;
   }
 
-  async #file(
-    header: LayerEntryHeader,
-    target: string,
-    parent: string,
-    body: AsyncIterable<Buffer>,
-  ): Promise<void> {
+  /**
+   * Creates a regular file (O_EXCL and O_NOFOLLOW: never through what stands there) and returns the sink
+   * that writes its content and then sets owner, mode, xattrs and times on the open descriptor.
+   */
+  #file(header: LayerEntryHeader, target: string, parent: string): LayerBodySink {
     const absolute = this.#resolver.absolute(target);
-    const descriptor = this.#replacing(target, () => fs.openSync(absolute, CREATE_FLAGS, 0o600));
-    try {
-      for await (const chunk of body) {
-        let offset = 0;
-        while (offset < chunk.length) {
-          offset += fs.writeSync(descriptor, chunk, offset, chunk.length - offset);
+    const mode = header.mode & 0o7777;
+    const chown = this.#needsChown(header, parent);
+    // Created with its final mode when the umask keeps every bit and no chown follows (chown clears
+    // setuid and setgid, so those bits are always set afterwards); otherwise 0600 and fchmod at the end.
+    const exact =
+      !chown && (mode & ~0o777) === 0 && (mode & this.#umask) === 0 && this.#hasNoDefaultAcl(parent);
+    const descriptor = this.#replacing(target, () =>
+      fs.openSync(absolute, CREATE_FLAGS, exact ? mode : 0o600),
+    );
+    return new FileSink(
+      descriptor,
+      () => {
+        if (chown) {
+          fs.fchownSync(descriptor, header.uid, header.gid);
         }
-      }
-      if (this.#needsChown(header, parent)) {
-        fs.fchownSync(descriptor, header.uid, header.gid);
-      }
-      // After chown: chown clears setuid and setgid.
-      fs.fchmodSync(descriptor, header.mode & 0o7777);
-      this.#xattrs(header, absolute, false);
-      fs.futimesSync(descriptor, header.atime ?? header.mtime, header.mtime);
-    } finally {
-      fs.closeSync(descriptor);
-    }
+        // After chown: chown clears setuid and setgid.
+        if (!exact) {
+          fs.fchmodSync(descriptor, mode);
+        }
+        this.#xattrs(header, absolute, false);
+        fs.futimesSync(descriptor, header.atime ?? header.mtime, header.mtime);
+      },
+      header.name,
+    );
   }
 
   #directory(header: LayerEntryHeader, target: string): void {
@@ -332,7 +459,11 @@ class LayerApplier {
       info = { mode: stats.mode, uid: stats.uid, gid: stats.gid };
     }
     this.#resolver.rememberDirectory(target, info);
-    this.#xattrs(header, absolute, false);
+    if (header.xattrs.size > 0) {
+      // One of them may be a default ACL.
+      this.#withoutDefaultAcl.delete(target);
+      this.#xattrs(header, absolute, false);
+    }
     this.#deferred.set(target, {
       mode: header.mode & 0o7777,
       atime: header.atime ?? header.mtime,
@@ -487,32 +618,23 @@ export async function applyLayer(
       },
     );
   }
-  const reader = readLayer(source, {
-    compression: options.compression ?? 'auto',
-    expected: options.expected,
-    signal,
-  });
   const applier = new LayerApplier(realRoot, options);
-  let current: string | undefined;
+  const result = await consumeLayer(
+    source,
+    { compression: options.compression ?? 'auto', expected: options.expected, signal },
+    (header) => applier.entry(header),
+  );
   try {
-    for await (const entry of reader) {
-      current = entry.header.name;
-      await applier.apply(entry);
-      current = undefined;
-    }
     applier.finish();
   } catch (error) {
-    if (isOciImageError(error)) {
+    if (isOciImageError(error) || errnoOf(error) === undefined) {
       throw error;
     }
-    if (errnoOf(error) !== undefined) {
-      throw new OciImageError(
-        'LAYER_APPLY_FAILED',
-        `apply layer: ${current === undefined ? 'finish directories' : JSON.stringify(current)}: ${(error as Error).message}`,
-        { path: current, cause: error },
-      );
-    }
-    throw error;
+    throw new OciImageError(
+      'LAYER_APPLY_FAILED',
+      `apply layer: finish directories: ${(error as Error).message}`,
+      { cause: error },
+    );
   }
-  return reader.result;
+  return result;
 }

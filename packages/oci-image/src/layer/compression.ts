@@ -98,7 +98,8 @@ class LayerDecoder extends Transform {
   #compression: Compression = 'none';
 
   constructor(requested: Compression | 'auto') {
-    super();
+    // The default 16 KiB buffer would pause the inner decoder after every one of its 128 KiB chunks.
+    super({ highWaterMark: 1 << 20 });
     this.#requested = requested;
     if (requested !== 'auto') {
       this.#decide(requested);

@@ -22,6 +22,7 @@ import {
   isDigest,
   parseDigest,
   VerifyStream,
+  verifyFile,
 } from '../digest.js';
 import { isOciImageError, OciImageError } from '../errors.js';
 import { parseIndex } from '../image-index.js';
@@ -47,6 +48,12 @@ export interface GcOptions extends ProviderCallOptions {
   tempMaxAgeMs?: number | undefined;
   /** Report what would be removed without removing it. */
   dryRun?: boolean | undefined;
+}
+
+/** Options of {@link LayoutProvider.verify}. */
+export interface VerifyBlobOptions extends ProviderCallOptions {
+  /** The size the blob must have (from its descriptor); by default only the digest is checked. */
+  size?: number | undefined;
 }
 
 /** What {@link LayoutProvider.gc} removed. */
@@ -158,13 +165,45 @@ export class LayoutProvider implements TaggableContentProvider {
       await handle.close();
       throw error;
     }
-    let stream: Readable = bindAbort(handle.createReadStream(), options.signal, `get ${digest}`);
+    // 1 MiB chunks (not the 64 KiB default): fewer reads, and a gunzip or hash downstream runs at speed.
+    let stream: Readable = bindAbort(
+      handle.createReadStream({ highWaterMark: 1 << 20 }),
+      options.signal,
+      `get ${digest}`,
+    );
     if (options.verify) {
       const verify = new VerifyStream({ digest, size });
       pipelineCallback(stream, verify, () => undefined);
       stream = verify;
     }
     return stream;
+  }
+
+  /**
+   * Checks a stored blob against its digest (and `size`, when given) without streaming it: the file is
+   * opened like {@link get} (never through a symlink) and read into reused buffers ({@link verifyFile}),
+   * the quickest way to re-check content at rest. Resolves with the blob's size. Throws
+   * `BLOB_NOT_FOUND`, `INVALID_LAYOUT`, `DIGEST_MISMATCH`, `SIZE_MISMATCH`, `SIZE_EXCEEDED` or `ABORTED`.
+   */
+  async verify(digest: Digest, options: VerifyBlobOptions = {}): Promise<BlobStat> {
+    await this.checkLayout(options);
+    const path = this.blobPath(digest);
+    let handle: Awaited<ReturnType<typeof open>>;
+    try {
+      handle = await open(path, constants.O_RDONLY | constants.O_NOFOLLOW);
+    } catch (error) {
+      if (errorCode(error) === 'ENOENT') throw notFound(digest);
+      if (errorCode(error) === 'ELOOP') throw layoutError(this.root, `blob ${digest} is a symlink`, error);
+      throw error;
+    }
+    try {
+      const info = await handle.stat();
+      if (!info.isFile()) throw layoutError(this.root, `blob ${digest} is not a regular file`);
+      await verifyFile(handle, { digest, size: options.size ?? info.size }, { signal: options.signal });
+      return { size: info.size };
+    } finally {
+      await handle.close();
+    }
   }
 
   /** True when the blob file exists. */
