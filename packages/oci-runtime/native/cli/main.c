@@ -55,6 +55,9 @@ static void run_node(int argc, char **argv) {
   args[1] = cli;
   for (int i = 1; i < argc; i++) args[i + 1] = argv[i];
   args[argc + 1] = NULL;
+  /* The CLI makes no TLS connection, and Node parses this CA bundle at every start (~40 ms where a
+     host sets it globally); containers, hooks and the monitor get their environment from the spec. */
+  unsetenv("NODE_EXTRA_CA_CERTS");
   if (strchr(node, '/') != NULL) {
     execv(node, args);
     /* the node this was built with is gone: try the one on PATH */
