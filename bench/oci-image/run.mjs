@@ -21,6 +21,8 @@ if (!fs.existsSync(distEntry)) {
   process.exit(2);
 }
 const oci = await import(distEntry);
+// the raw tar encoder is published for fixtures through the package's ./testing entry
+const ociTesting = await import(path.resolve(here, '../../packages/oci-image/dist/testing/index.js'));
 
 const args = process.argv.slice(2);
 const flag = (name) => args.includes(`--${name}`);
@@ -264,7 +266,7 @@ async function makeSmallFiles(workspace, layoutDirectory) {
     let index = 0;
     for (let d = 0; d < smallDirectories; d++) {
       const directory = `d${String(d).padStart(3, '0')}`;
-      yield oci.encodeTarHeader({
+      yield ociTesting.encodeTarHeader({
         path: `${directory}/`,
         type: 'directory',
         mode: 0o755,
@@ -275,7 +277,7 @@ async function makeSmallFiles(workspace, layoutDirectory) {
       });
       for (let i = 0; i < perDirectory && index < smallFiles; i++, index++) {
         const content = source.fill(source.random.int(100, 2000));
-        yield oci.encodeTarHeader({
+        yield ociTesting.encodeTarHeader({
           path: `${directory}/f${index}.txt`,
           type: 'file',
           mode: 0o644,
@@ -285,10 +287,10 @@ async function makeSmallFiles(workspace, layoutDirectory) {
           mtime,
         });
         yield content;
-        yield oci.tarPadding(content.length);
+        yield ociTesting.tarPadding(content.length);
       }
     }
-    yield oci.TAR_END;
+    yield ociTesting.TAR_END;
   }
   const provider = await oci.layout.create(layoutDirectory);
   const temp = path.join(workspace, 'layer.tmp');

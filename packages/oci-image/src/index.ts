@@ -111,13 +111,6 @@ export {
   toLayerError,
 } from './layer/read-layer.js';
 export {
-  encodeTarHeader,
-  TAR_END,
-  type TarEntryHeader,
-  type TarEntryType,
-  tarPadding,
-} from './layer/tar-writer.js';
-export {
   classifyWhiteout,
   isWhiteout,
   WHITEOUT_META_PREFIX,

@@ -7,22 +7,10 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { RuntimeError } from './errors.js';
-import type { ProcessExit, SpawnPlan, SpawnResult, SyncMessage, Syscalls } from './syscalls.js';
+import type { Syscalls } from './syscalls.js';
 
-interface Addon {
-  spawn(plan: SpawnPlan): SpawnResult;
-  syncRecv(fd: number): Promise<SyncMessage | null>;
-  syncSend(fd: number, type: number, value?: number, text?: string): void;
-  waitPid(pid: number): Promise<ProcessExit>;
-  tryWaitPid(pid: number): ProcessExit | null;
-  openFd(path: string, flags: number, mode?: number): number;
-  closeFd(fd: number): void;
-  mkfifo(path: string, mode: number): void;
-  connectUnix(path: string): number;
-  listenUnix(path: string): number;
-  acceptFd(listenFd: number): Promise<number>;
-  attachDeviceProgram(cgroupDirectory: string, program: Uint8Array, license: string): void;
-}
+/** The addon exports exactly the {@link Syscalls} calls (argument defaults are filled in below). */
+type Addon = Syscalls;
 
 let loaded: Addon | undefined;
 

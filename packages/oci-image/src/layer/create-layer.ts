@@ -1,5 +1,5 @@
 import { type BigIntStats, constants } from 'node:fs';
-import { type FileHandle, open } from 'node:fs/promises';
+import { type FileHandle, open, stat } from 'node:fs/promises';
 import { PassThrough, Readable, Transform, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { getAttribute, listAttributes } from '@napi-rs/xattr';
@@ -285,4 +285,14 @@ export function createLayerFromNodes(
   );
   done.catch(() => {});
   return { stream: output, done };
+}
+
+/** Throws `LAYER_INVALID_ENTRY` unless `root` is a directory (the tree a layer is made from). */
+export async function requireDirectory(root: string): Promise<void> {
+  const rootStats = await stat(root);
+  if (!rootStats.isDirectory()) {
+    throw new OciImageError('LAYER_INVALID_ENTRY', `create layer: "${root}" is not a directory`, {
+      path: root,
+    });
+  }
 }

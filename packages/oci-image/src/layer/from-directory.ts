@@ -1,6 +1,5 @@
-import { readlink, stat } from 'node:fs/promises';
+import { readlink } from 'node:fs/promises';
 import { resolve } from 'node:path';
-import { OciImageError } from '../errors.js';
 import { type WalkNode, walkTree } from '../internal/walk.js';
 import {
   type CreatedLayer,
@@ -10,6 +9,7 @@ import {
   headerFromStats,
   type LayerNode,
   readXattrs,
+  requireDirectory,
 } from './create-layer.js';
 
 /**
@@ -33,12 +33,7 @@ async function* directoryNodes(
   root: string,
   options: CreateLayerOptions,
 ): AsyncGenerator<WalkNode<LayerNode>, void, undefined> {
-  const rootStats = await stat(root);
-  if (!rootStats.isDirectory()) {
-    throw new OciImageError('LAYER_INVALID_ENTRY', `create layer: "${root}" is not a directory`, {
-      path: root,
-    });
-  }
+  await requireDirectory(root);
   yield* walkTree<LayerNode>(
     root,
     async (file) => {

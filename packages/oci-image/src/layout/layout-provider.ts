@@ -1,5 +1,5 @@
 import { constants } from 'node:fs';
-import { lstat, mkdir, open, readdir, readFile, rename, unlink } from 'node:fs/promises';
+import { type FileHandle, lstat, mkdir, open, readdir, readFile, rename, unlink } from 'node:fs/promises';
 import { join, resolve as resolvePath } from 'node:path';
 import { pipeline as pipelineCallback, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -147,24 +147,7 @@ export class LayoutProvider implements TaggableContentProvider {
   /** Opens a blob (never through a symlink). With `verify`, the stream fails at its end on a bad digest. */
   async get(digest: Digest, options: GetOptions = {}): Promise<Readable> {
     await this.checkLayout(options);
-    const path = this.blobPath(digest);
-    let handle: Awaited<ReturnType<typeof open>>;
-    try {
-      handle = await open(path, constants.O_RDONLY | constants.O_NOFOLLOW);
-    } catch (error) {
-      if (errorCode(error) === 'ENOENT') throw notFound(digest);
-      if (errorCode(error) === 'ELOOP') throw layoutError(this.root, `blob ${digest} is a symlink`, error);
-      throw error;
-    }
-    let size: number;
-    try {
-      const info = await handle.stat();
-      if (!info.isFile()) throw layoutError(this.root, `blob ${digest} is not a regular file`);
-      size = info.size;
-    } catch (error) {
-      await handle.close();
-      throw error;
-    }
+    const { handle, size } = await this.#openBlob(digest);
     // 1 MiB chunks (not the 64 KiB default): fewer reads, and a gunzip or hash downstream runs at speed.
     let stream: Readable = bindAbort(
       handle.createReadStream({ highWaterMark: 1 << 20 }),
@@ -187,8 +170,19 @@ export class LayoutProvider implements TaggableContentProvider {
    */
   async verify(digest: Digest, options: VerifyBlobOptions = {}): Promise<BlobStat> {
     await this.checkLayout(options);
+    const { handle, size } = await this.#openBlob(digest);
+    try {
+      await verifyFile(handle, { digest, size: options.size ?? size }, { signal: options.signal });
+      return { size };
+    } finally {
+      await handle.close();
+    }
+  }
+
+  /** Opens a blob file read-only, never through a symlink, and checks it is a regular file. */
+  async #openBlob(digest: Digest): Promise<{ handle: FileHandle; size: number }> {
     const path = this.blobPath(digest);
-    let handle: Awaited<ReturnType<typeof open>>;
+    let handle: FileHandle;
     try {
       handle = await open(path, constants.O_RDONLY | constants.O_NOFOLLOW);
     } catch (error) {
@@ -199,10 +193,10 @@ export class LayoutProvider implements TaggableContentProvider {
     try {
       const info = await handle.stat();
       if (!info.isFile()) throw layoutError(this.root, `blob ${digest} is not a regular file`);
-      await verifyFile(handle, { digest, size: options.size ?? info.size }, { signal: options.signal });
-      return { size: info.size };
-    } finally {
+      return { handle, size: info.size };
+    } catch (error) {
       await handle.close();
+      throw error;
     }
   }
 

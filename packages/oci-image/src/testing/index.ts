@@ -1,3 +1,11 @@
+// the layer writer's raw tar encoder: for building fixtures (binary xattrs, long names) byte by byte
+export {
+  encodeTarHeader,
+  TAR_END,
+  type TarEntryHeader,
+  type TarEntryType,
+  tarPadding,
+} from '../layer/tar-writer.js';
 export {
   type RandomImage,
   type RandomImageManifest,
