@@ -221,7 +221,8 @@ function paxSeconds(value: string | undefined): number | undefined {
   return Number(value);
 }
 
-const knownTypes = new Set<string>([
+// the entry types both readers accept, indexed by ustar type flag '0'..'7' (tar-stream's names)
+const entryTypes: readonly LayerEntryType[] = [
   'file',
   'link',
   'symlink',
@@ -230,7 +231,8 @@ const knownTypes = new Set<string>([
   'directory',
   'fifo',
   'contiguous-file',
-]);
+];
+const knownTypes = new Set<string>(entryTypes);
 
 const noPax: Readonly<Record<string, string>> = Object.freeze({});
 const noXattrs: ReadonlyMap<string, Buffer> = new Map();
@@ -505,16 +507,6 @@ const TYPE_GNU_LONG_NAME_OLD = 'N'.charCodeAt(0) - 0x30;
 const TYPE_PAX_GLOBAL = 'g'.charCodeAt(0) - 0x30;
 const TYPE_PAX = 'x'.charCodeAt(0) - 0x30;
 
-const entryTypes: readonly (LayerEntryType | undefined)[] = [
-  'file',
-  'link',
-  'symlink',
-  'character-device',
-  'block-device',
-  'directory',
-  'fifo',
-  'contiguous-file',
-];
 
 function paddingOf(size: number): number {
   return (BLOCK - (size % BLOCK)) % BLOCK;
