@@ -507,7 +507,6 @@ const TYPE_GNU_LONG_NAME_OLD = 'N'.charCodeAt(0) - 0x30;
 const TYPE_PAX_GLOBAL = 'g'.charCodeAt(0) - 0x30;
 const TYPE_PAX = 'x'.charCodeAt(0) - 0x30;
 
-
 function paddingOf(size: number): number {
   return (BLOCK - (size % BLOCK)) % BLOCK;
 }
