@@ -21,8 +21,8 @@ const here = path.dirname(fileURLToPath(import.meta.url));
 const packageRoot = path.resolve(here, '../../packages/oci-runtime');
 const distEntry = path.join(packageRoot, 'dist/index.js');
 const testingEntry = path.join(packageRoot, 'dist/testing/index.js');
-const cli = path.join(packageRoot, 'dist/cli.js');
-// The native front end (native/cli): start/state/kill/delete in C, everything else via `node dist/cli.js`.
+const cli = path.join(packageRoot, 'dist/cli.cjs');
+// The native front end (native/cli): start/state/kill/delete in C, everything else via `node dist/cli.cjs`.
 const frontEnd = path.join(packageRoot, 'build/Release/ocikit-runtime');
 const hasFrontEnd = fs.existsSync(frontEnd);
 for (const file of [distEntry, testingEntry, cli, path.join(packageRoot, 'build/Release/ocikit-monitor')]) {
@@ -200,7 +200,7 @@ function toolCycle(command, root, env = process.env) {
 
 const paths = [
   { key: 'library', label: 'library (`ContainerRuntime`)', cycle: libraryCycle },
-  { key: 'cli', label: 'CLI (`node dist/cli.js`)', cycle: toolCycle(cliCommand, roots.cli) },
+  { key: 'cli', label: 'CLI (`node dist/cli.cjs`)', cycle: toolCycle(cliCommand, roots.cli) },
   { key: 'runc', label: 'runc 1.1 CLI', cycle: toolCycle(['runc'], roots.runc) },
 ];
 if (hasFrontEnd) {
@@ -269,8 +269,8 @@ async function timeCommand(argv, count, allowFailure, env) {
 console.error('start-up references ...');
 const startup = [
   ['`node -e 0`', [node, '-e', '0'], false],
-  ['`node dist/cli.js --version`', [node, cli, '--version'], false],
-  ['`node dist/cli.js state <missing>`', [node, cli, '--root', roots.cli, 'state', 'missing'], true],
+  ['`node dist/cli.cjs --version`', [node, cli, '--version'], false],
+  ['`node dist/cli.cjs state <missing>`', [node, cli, '--root', roots.cli, 'state', 'missing'], true],
   ...(hasFrontEnd
     ? [
         [
@@ -290,7 +290,7 @@ if (process.env.NODE_EXTRA_CA_CERTS !== undefined) {
     0,
     ['`node -e 0`, `NODE_EXTRA_CA_CERTS` unset', [node, '-e', '0'], false, withoutCaCerts],
     [
-      '`node dist/cli.js --version`, `NODE_EXTRA_CA_CERTS` unset',
+      '`node dist/cli.cjs --version`, `NODE_EXTRA_CA_CERTS` unset',
       [node, cli, '--version'],
       false,
       withoutCaCerts,

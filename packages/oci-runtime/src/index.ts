@@ -23,7 +23,7 @@ export type {
   OomEvent,
   OomEventsOptions,
 } from './cgroups/manager.js';
-export { nodeCgroupFileSystem } from './cgroups/node-file-system.js';
+export { nodeCgroupFileSystem, syncCgroupFileSystem } from './cgroups/node-file-system.js';
 export type {
   CgroupBlockIo,
   CgroupCpu,

@@ -14,7 +14,7 @@ type Addon = Syscalls;
 
 let loaded: Addon | undefined;
 
-/** The package root: one or two levels above this module (`src/`, `dist/`, or a bundled `dist/cli.js`). */
+/** The package root: one or two levels above this module (`src/`, `dist/`, or the bundled CLI `dist/cli-body.cjs`). */
 function packageRoot(): string {
   const here = dirname(fileURLToPath(import.meta.url));
   for (const candidate of [join(here, '..'), join(here, '..', '..'), here]) {

@@ -2,7 +2,7 @@
  * ocikit-runtime native front end: shared declarations.
  *
  * The front end answers the hottest runc subcommands (start, state, kill, delete) itself when it can be
- * exactly as the TypeScript CLI would be, and otherwise execs `node dist/cli.js` with the arguments
+ * exactly as the TypeScript CLI would be, and otherwise execs `node dist/cli.cjs` with the arguments
  * unchanged. Every helper here returns FALLBACK when it meets anything it does not fully understand,
  * and the caller then hands the whole invocation to Node.
  */

@@ -4,7 +4,7 @@
  * `start`, `state`, `kill` and `delete` are answered here when the case is plain (see README: no hooks
  * left to run, no monitor, cgroup v1 with an absolute cgroupsPath, ...), exactly as src/cli would answer
  * them: same output bytes, same state.json bytes, same errors. Everything else, and every case with
- * anything unusual, execs `node <package>/dist/cli.js` with the arguments unchanged, before any output.
+ * anything unusual, execs `node <package>/dist/cli.cjs` with the arguments unchanged, before any output.
  *
  * OCIKIT_RUNTIME_NODE overrides the node binary recorded at build time (OCIKIT_NODE_PATH).
  */
@@ -40,13 +40,13 @@ static void run_node(int argc, char **argv) {
     exit(1);
   }
   exe[n] = '\0';
-  /* <package>/build/Release/ocikit-runtime -> <package>/dist/cli.js */
+  /* <package>/build/Release/ocikit-runtime -> <package>/dist/cli.cjs */
   for (int up = 0; up < 3; up++) {
     char *slash = strrchr(exe, '/');
     if (slash == NULL) break;
     *slash = '\0';
   }
-  snprintf(cli, sizeof cli, "%s/dist/cli.js", exe);
+  snprintf(cli, sizeof cli, "%s/dist/cli.cjs", exe);
   const char *override = getenv("OCIKIT_RUNTIME_NODE");
   const char *node = override != NULL && override[0] != '\0' ? override : OCIKIT_NODE_PATH;
   char **args = calloc((size_t)argc + 2, sizeof *args);

@@ -1,4 +1,14 @@
-import { constants } from 'node:fs';
+import {
+  accessSync,
+  closeSync,
+  constants,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  rmdirSync,
+  writeSync,
+} from 'node:fs';
 import { access, mkdir, open, readdir, readFile, rmdir } from 'node:fs/promises';
 import type { CgroupDirectoryEntry, CgroupFileSystem } from './file-system.js';
 
@@ -41,6 +51,55 @@ export const nodeCgroupFileSystem: CgroupFileSystem = {
   async exists(path: string): Promise<boolean> {
     try {
       await access(path, constants.F_OK);
+      return true;
+    } catch {
+      return false;
+    }
+  },
+};
+
+/**
+ * {@link nodeCgroupFileSystem} with blocking calls behind the same promise interface. cgroupfs answers in
+ * the kernel without disk I/O, so for a short-lived process (the CLI) this saves a thread-pool round trip
+ * per file; a long-running server keeps the asynchronous one (a lowered memory limit can reclaim for a
+ * while inside write(2)).
+ */
+export const syncCgroupFileSystem: CgroupFileSystem = {
+  async readFile(path: string): Promise<string> {
+    return readFileSync(path, 'utf8');
+  },
+  async writeFile(path: string, data: string): Promise<void> {
+    const fd = openSync(path, constants.O_WRONLY | constants.O_TRUNC);
+    try {
+      const bytes = Buffer.from(data, 'utf8');
+      if (writeSync(fd, bytes, 0, bytes.length, null) !== bytes.length) {
+        throw Object.assign(new Error(`short write to ${path}`), { code: 'EIO' });
+      }
+    } finally {
+      closeSync(fd);
+    }
+  },
+  async mkdir(path: string): Promise<boolean> {
+    try {
+      mkdirSync(path, { mode: 0o755 });
+      return true;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'EEXIST') return false;
+      throw error;
+    }
+  },
+  async rmdir(path: string): Promise<void> {
+    rmdirSync(path);
+  },
+  async readdir(path: string): Promise<CgroupDirectoryEntry[]> {
+    return readdirSync(path, { withFileTypes: true }).map((entry) => ({
+      name: entry.name,
+      isDirectory: entry.isDirectory(),
+    }));
+  },
+  async exists(path: string): Promise<boolean> {
+    try {
+      accessSync(path, constants.F_OK);
       return true;
     } catch {
       return false;

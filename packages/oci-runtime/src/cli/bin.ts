@@ -1,7 +1,11 @@
-/** Entry point of the `ocikit-runtime` executable (dist/cli.js). */
+/** Entry point of the `ocikit-runtime` executable (dist/cli.cjs runs this bundle). */
 import { runCli } from './main.js';
 
-runCli(process.argv.slice(2)).then(
-  (code) => process.exit(code),
-  () => process.exit(1),
-);
+const prime = process.env.OCIKIT_CLI_PRIME;
+const done = (code: number): never => process.exit(code);
+// The build's code-cache training run (src/cli/prime.ts); loaded only then.
+const run =
+  prime === undefined || prime === ''
+    ? runCli(process.argv.slice(2))
+    : import('./prime.js').then(({ primeCli }) => primeCli(prime));
+run.then(done, () => done(1));

@@ -1,9 +1,10 @@
 /**
  * `ocikit-runtime`: a runc-compatible command line over {@link ContainerRuntime}. Bundled into one
- * file (`dist/cli.js`); zod and the seccomp compiler load only on the paths that need them.
+ * file (`dist/cli-body.cjs`, run by `dist/cli.cjs`); zod and the seccomp compiler load only on the paths that need them.
  */
 import { existsSync } from 'node:fs';
-import { ContainerRuntime } from '../container/runtime.js';
+import { syncCgroupFileSystem } from '../cgroups/node-file-system.js';
+import { ContainerRuntime, type ContainerRuntimeOptions } from '../container/runtime.js';
 import { isRuntimeError, RuntimeError } from '../errors.js';
 import { type FlagSpec, flagBool, flagString, formatFlags, parseArgs, UsageError } from './args.js';
 import type { CliContext, Command } from './command.js';
@@ -100,9 +101,15 @@ function systemdRunning(): boolean {
 
 /**
  * Runs the CLI with `argv` (without node and the script) and returns the exit code. Never throws:
- * errors are reported like runc (logrus format on stderr, or to --log) with exit code 1.
+ * errors are reported like runc (logrus format on stderr, or to --log) with exit code 1. `runtimeOptions`
+ * replaces options of the {@link ContainerRuntime} the commands use (tests and the code-cache training
+ * run give it other syscalls or cgroup managers).
  */
-export async function runCli(argv: readonly string[], output: CliOutput = processOutput): Promise<number> {
+export async function runCli(
+  argv: readonly string[],
+  output: CliOutput = processOutput,
+  runtimeOptions: Partial<ContainerRuntimeOptions> = {},
+): Promise<number> {
   const log: LogSettings = { format: 'text', debug: false };
   try {
     const global = parseArgs(argv, globalFlags);
@@ -150,7 +157,13 @@ export async function runCli(argv: readonly string[], output: CliOutput = proces
       systemdCgroup,
       rootless: flagString(global, 'rootless'),
       runtime: () => {
-        runtime ??= new ContainerRuntime({ root, cgroupRoot });
+        // One container per process: blocking cgroupfs calls save a thread-pool round trip per file.
+        runtime ??= new ContainerRuntime({
+          root,
+          cgroupRoot,
+          cgroupFileSystem: syncCgroupFileSystem,
+          ...runtimeOptions,
+        });
         return runtime;
       },
     };

@@ -1,7 +1,8 @@
-import { existsSync, readFileSync, statSync } from 'node:fs';
-import { open, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { existsSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { open, rm, writeFile } from 'node:fs/promises';
 import { isAbsolute, join, resolve } from 'node:path';
 import { createCgroupManager } from '../cgroups/create.js';
+import type { CgroupFileSystem } from '../cgroups/file-system.js';
 import type { CgroupManager } from '../cgroups/manager.js';
 import type { CgroupResources } from '../cgroups/resources.js';
 import type { CgroupStats } from '../cgroups/stats.js';
@@ -10,6 +11,7 @@ import type { RunHookOptions } from '../hooks.js';
 import type { ExitStatus } from '../monitor/exit-file.js';
 import { nativeSyscalls } from '../native.js';
 import type { Hook, Process, RuntimeSpec } from '../spec/config.js';
+import { parseRuntimeSpecQuick } from '../spec/parse-quick.js';
 import type {
   ContainerRecord,
   ContainerState,
@@ -66,8 +68,13 @@ export interface ContainerRuntimeOptions {
         profile: NonNullable<NonNullable<RuntimeSpec['linux']>['seccomp']>,
       ) => SeccompProgram | Promise<SeccompProgram>)
     | undefined;
-  /** Parses config.json text; loaded lazily by default so `state`/`kill` never load zod. */
-  parseSpec?: ((text: string, file: string) => RuntimeSpec) | undefined;
+  /** Parses config.json text; default `parseRuntimeSpecQuick`, which loads zod only to word an error. */
+  parseSpec?: ((text: string, file: string) => RuntimeSpec | Promise<RuntimeSpec>) | undefined;
+  /**
+   * The file operations of the default cgroup managers (default: asynchronous node:fs;
+   * `syncCgroupFileSystem` suits a short-lived process such as the CLI).
+   */
+  cgroupFileSystem?: CgroupFileSystem | undefined;
   /**
    * The cgroupfs root of the default cgroup managers (default `/sys/fs/cgroup`; a cgroup2 mount there
    * gives the v2 manager). Passed on to the CLI of monitored creates.
@@ -77,7 +84,7 @@ export interface ContainerRuntimeOptions {
   monitorBinary?: string | undefined;
   /**
    * The command that runs this package's CLI, which a monitored create runs under the monitor
-   * (default `[process.execPath, '<package>/dist/cli.js']`).
+   * (default `[process.execPath, '<package>/dist/cli.cjs']`).
    */
   cliCommand?: readonly string[] | undefined;
 }
@@ -154,10 +161,11 @@ export interface LifecycleResult {
   warnings: string[];
 }
 
-async function writeAtomic(path: string, text: string): Promise<void> {
+/** Writes a small file (a pid file) by temp file and rename; blocking, like the state store's records. */
+function writeAtomic(path: string, text: string): void {
   const tmp = `${path}.${process.pid}.tmp`;
-  await writeFile(tmp, text);
-  await rename(tmp, path);
+  writeFileSync(tmp, text);
+  renameSync(tmp, path);
 }
 
 function publicState(record: ContainerRecord, status: ContainerStatus): ContainerState {
@@ -277,6 +285,7 @@ export class ContainerRuntime {
             createCgroupManager({
               path,
               root: cgroupRoot,
+              fileSystem: options.cgroupFileSystem,
               // v2 device rules are an eBPF program the addon loads and attaches.
               attachDeviceProgram: async (directory, program, license) =>
                 this.#sys.attachDeviceProgram(directory, program, license),
@@ -293,7 +302,8 @@ export class ContainerRuntime {
     const file = join(bundle, 'config.json');
     let text: string;
     try {
-      text = await readFile(file, 'utf8');
+      // Blocking: a few kilobytes, read once per create, where a thread-pool round trip costs more.
+      text = readFileSync(file, 'utf8');
     } catch (error) {
       throw new RuntimeError('BUNDLE_NOT_FOUND', `read ${file}: ${(error as Error).message}`, {
         path: file,
@@ -301,8 +311,7 @@ export class ContainerRuntime {
       });
     }
     if (this.#options.parseSpec !== undefined) return this.#options.parseSpec(text, file);
-    const { parseRuntimeSpec } = await import('../spec/config.js');
-    return parseRuntimeSpec(text, file);
+    return parseRuntimeSpecQuick(text, file);
   }
 
   /** The live status of a record: pid liveness (with start time), the exec fifo, the freezer. */
@@ -501,7 +510,7 @@ export class ContainerRuntime {
       record.status = 'created';
       record.sharedPidNamespace = (namespaces.cloneFlags & 0x20000000) === 0;
       await this.store.write(record);
-      if (options.pidFile !== undefined) await writeAtomic(resolve(options.pidFile), String(pid));
+      if (options.pidFile !== undefined) writeAtomic(resolve(options.pidFile), String(pid));
       return publicState(record, 'created');
     } catch (error) {
       if (record.pid > 0) {
@@ -603,7 +612,7 @@ export class ContainerRuntime {
     };
     record.monitor = entry;
     await this.store.write(record);
-    if (options.pidFile !== undefined) await writeAtomic(resolve(options.pidFile), String(record.pid));
+    if (options.pidFile !== undefined) writeAtomic(resolve(options.pidFile), String(record.pid));
     return publicState(record, await this.status(record));
   }
 
@@ -934,7 +943,7 @@ export class ContainerRuntime {
           return undefined;
         },
       });
-      if (options.pidFile !== undefined) await writeAtomic(resolve(options.pidFile), String(pid));
+      if (options.pidFile !== undefined) writeAtomic(resolve(options.pidFile), String(pid));
       return pid;
     } finally {
       for (const fd of fds) sys.closeFd(fd);

@@ -107,12 +107,12 @@ export function defaultMonitorBinary(): string {
 }
 
 /**
- * This package's bundled CLI, `<package root>/dist/cli.js` (built by tsup), which a monitored create runs
+ * This package's bundled CLI, `<package root>/dist/cli.cjs` (built by tsup), which a monitored create runs
  * under the monitor. Does not check that it exists. Throws {@link RuntimeError} `MONITOR_FAILED` if the
  * package root cannot be found from this module's location.
  */
 export function defaultCliPath(): string {
-  return path.join(packageRoot(), 'dist', 'cli.js');
+  return path.join(packageRoot(), 'dist', 'cli.cjs');
 }
 
 /**

@@ -12,8 +12,11 @@
 import { z } from 'zod';
 import { RuntimeError } from '../errors.js';
 import { formatFieldPath } from '../internal/field-path.js';
-import { JsonSyntaxError, parseJsonBigint } from '../internal/json-bigint.js';
+import { parseProcessFast, parseRuntimeSpecFast } from './config-parser.generated.js';
+import { readSpecJson } from './read-json.js';
 import { validateProcess, validateRuntimeSpec } from './validate.js';
+
+export { readSpecJson };
 
 const uint16 = z.number().int().min(0).max(0xffff);
 const uint32 = z.number().int().min(0).max(0xffffffff);
@@ -521,25 +524,6 @@ export const runtimeSpecSchema = z.object({
 export type RuntimeSpec = z.infer<typeof runtimeSpecSchema>;
 
 /**
- * Decodes JSON text (or bytes) keeping uint64 integers exact; throws `INVALID_SPEC` for bad JSON.
- * `file` only decorates the error.
- */
-export function readSpecJson(input: string | Uint8Array, file?: string): unknown {
-  const text = typeof input === 'string' ? input : new TextDecoder('utf-8', { fatal: false }).decode(input);
-  try {
-    // A UTF-8 byte order mark is not JSON but some editors write one.
-    return parseJsonBigint(text.charCodeAt(0) === 0xfeff ? text.slice(1) : text);
-  } catch (error) {
-    const where = file === undefined ? '' : ` ${file}`;
-    const reason = error instanceof JsonSyntaxError ? error.message : String(error);
-    throw new RuntimeError('INVALID_SPEC', `parse spec${where}: invalid JSON: ${reason}`, {
-      path: file,
-      cause: error,
-    });
-  }
-}
-
-/**
  * Applies a zod schema and turns the first issue into `INVALID_SPEC` whose `path` names the field
  * (`linux.namespaces[2].type`), prefixed with `prefix` when the value sits inside a larger document.
  */
@@ -568,11 +552,10 @@ export function parseWithSchema<T extends z.ZodType>(
  */
 export function parseRuntimeSpec(input: unknown, file?: string): RuntimeSpec {
   const value = typeof input === 'string' || input instanceof Uint8Array ? readSpecJson(input, file) : input;
-  const spec = parseWithSchema(
-    runtimeSpecSchema,
-    value,
-    file === undefined ? 'parse spec' : `parse spec ${file}`,
-  );
+  // The generated parser answers for valid input; zod decides (and words the error) for the rest.
+  const spec =
+    parseRuntimeSpecFast(value) ??
+    parseWithSchema(runtimeSpecSchema, value, file === undefined ? 'parse spec' : `parse spec ${file}`);
   validateRuntimeSpec(spec);
   return spec;
 }
@@ -583,11 +566,9 @@ export function parseRuntimeSpec(input: unknown, file?: string): RuntimeSpec {
  */
 export function parseProcess(input: unknown, file?: string): Process {
   const value = typeof input === 'string' || input instanceof Uint8Array ? readSpecJson(input, file) : input;
-  const process = parseWithSchema(
-    processSchema,
-    value,
-    file === undefined ? 'parse process' : `parse process ${file}`,
-  );
+  const process =
+    parseProcessFast(value) ??
+    parseWithSchema(processSchema, value, file === undefined ? 'parse process' : `parse process ${file}`);
   validateProcess(process, []);
   return process;
 }

@@ -1,4 +1,5 @@
-import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { readdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { RuntimeError } from '../errors.js';
 import type { ContainerRecord } from './container-record.js';
@@ -14,7 +15,10 @@ export function assertContainerId(id: string): void {
 
 /**
  * Container records under a root directory (runc's `--root`): `<root>/<id>/state.json`, written to a
- * temp file and renamed so a reader never sees half a record. Constructing does no I/O.
+ * temp file and renamed so a reader never sees half a record. Constructing does no I/O. Claiming, reading
+ * and writing a record use blocking calls behind the promise API: a record is a few hundred bytes under a
+ * runtime directory (usually tmpfs), and a thread-pool round trip costs more than the write itself —
+ * several of them per CLI call.
  */
 export class StateStore {
   readonly root: string;
@@ -36,10 +40,10 @@ export class StateStore {
   /** Claims the ID by creating its directory; throws `CONTAINER_EXISTS` when it is taken. */
   async claim(id: string): Promise<string> {
     assertContainerId(id);
-    await mkdir(this.root, { recursive: true, mode: 0o711 });
+    mkdirSync(this.root, { recursive: true, mode: 0o711 });
     const dir = this.directory(id);
     try {
-      await mkdir(dir, { mode: 0o711 });
+      mkdirSync(dir, { mode: 0o711 });
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code === 'EEXIST') {
         throw new RuntimeError('CONTAINER_EXISTS', `container with id ${id} already exists`, { path: id });
@@ -53,8 +57,8 @@ export class StateStore {
   async write(record: ContainerRecord): Promise<void> {
     const dir = this.directory(record.id);
     const tmp = join(dir, `.state.json.${process.pid}.tmp`);
-    await writeFile(tmp, JSON.stringify(record), { mode: 0o600 });
-    await rename(tmp, join(dir, 'state.json'));
+    writeFileSync(tmp, JSON.stringify(record), { mode: 0o600 });
+    renameSync(tmp, join(dir, 'state.json'));
   }
 
   /** Reads a record; throws `CONTAINER_NOT_FOUND` when there is none. */
@@ -62,7 +66,7 @@ export class StateStore {
     assertContainerId(id);
     let text: string;
     try {
-      text = await readFile(join(this.directory(id), 'state.json'), 'utf8');
+      text = readFileSync(join(this.directory(id), 'state.json'), 'utf8');
     } catch (error) {
       const code = (error as NodeJS.ErrnoException).code;
       if (code === 'ENOENT' || code === 'ENOTDIR') {

@@ -1,21 +1,20 @@
 /**
- * dist/cli.js compiles its embedded bundle with the V8 code cache beside it (dist/cli.js.cache). The
- * cache is only an accelerator: a missing, foreign or corrupt cache must still give a working CLI, which
- * then writes a cache this node accepts.
+ * dist/cli.cjs compiles the bundle beside it (dist/cli-body.cjs) with the V8 code cache beside that
+ * (dist/cli-body.cjs.cache). The cache is only an accelerator: a missing, foreign or corrupt cache must
+ * still give a working CLI, which then writes a cache this node accepts.
  */
-import { copyFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cliPath, ensureCli, runTool, tempDir } from './helpers.js';
 
 const tmp = tempDir('ocikit-cli-cache-');
-const copy = join(tmp.dir, 'cli.js');
-const cache = `${copy}.cache`;
-// dist/cli.js is an ES module; a package.json marks the copy's directory the same way.
+const copy = join(tmp.dir, 'cli.cjs');
+const cache = join(tmp.dir, 'cli-body.cjs.cache');
 beforeAll(() => {
   ensureCli();
   copyFileSync(cliPath, copy);
-  writeFileSync(join(tmp.dir, 'package.json'), '{"type":"module"}');
+  copyFileSync(join(dirname(cliPath), 'cli-body.cjs'), join(tmp.dir, 'cli-body.cjs'));
 });
 afterAll(() => tmp.cleanup());
 
@@ -65,5 +64,29 @@ describe('the CLI code cache', () => {
     const result = runTool(['node', copy, '--root', join(tmp.dir, 'state'), 'state', 'nope'], tmp.dir);
     expect(result.code).toBe(1);
     expect(result.stderr).toMatch(/level=error msg="container nope does not exist"/);
+  });
+
+  it('is primed by a training run that goes through the whole create path without touching the host', () => {
+    const work = join(tmp.dir, 'prime');
+    mkdirSync(work);
+    const saved = { ...process.env };
+    Object.assign(process.env, { OCIKIT_CLI_PRIME: work, OCIKIT_CLI_CODE_CACHE: 'off' });
+    try {
+      const result = runTool(['node', copy], tmp.dir);
+      expect(result.code, result.stderr).toBe(0);
+    } finally {
+      delete process.env.OCIKIT_CLI_PRIME;
+      delete process.env.OCIKIT_CLI_CODE_CACHE;
+      Object.assign(process.env, saved);
+    }
+    // The record a real create writes: created, with the compiled seccomp program; the "container" was
+    // the training process itself (recording syscalls), and its cgroup lived in memory.
+    const record = JSON.parse(readFileSync(join(work, 'state', 'c1', 'state.json'), 'utf8'));
+    expect(record.status).toBe('created');
+    expect(record.cgroupPath).toBe('/c1');
+    expect(Buffer.from(record.seccomp.program, 'base64').length % 8).toBe(0);
+    expect(Buffer.from(record.seccomp.program, 'base64').length).toBeGreaterThan(64);
+    expect(readFileSync(join(work, 'pid'), 'utf8')).toBe(String(record.pid));
+    expect(readdirSync(work).sort()).toEqual(['bundle', 'pid', 'state']);
   });
 });

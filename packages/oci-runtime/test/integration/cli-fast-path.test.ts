@@ -1,6 +1,6 @@
 /**
  * The native front end (build/Release/ocikit-runtime) answers start/state/kill/delete itself in the
- * plain cases and must be indistinguishable from `node dist/cli.js` there: same stdout, same errors,
+ * plain cases and must be indistinguishable from `node dist/cli.cjs` there: same stdout, same errors,
  * same state.json bytes, same cgroups removed. Runs with OCIKIT_RUNTIME_NODE pointing at a missing
  * binary prove that no Node fallback happened; other cases prove the fallback does.
  */

@@ -57,11 +57,11 @@ export const hasRunc = (() => {
 })();
 
 /** The built CLI bundle; built with tsup on first use when missing. */
-export const cliPath = join(__dirname, '..', '..', 'dist', 'cli.js');
+export const cliPath = join(__dirname, '..', '..', 'dist', 'cli.cjs');
 
 /**
  * The native front end (`build/Release/ocikit-runtime`, native/cli): answers start/state/kill/delete
- * itself and execs `node dist/cli.js` for everything else. It is what containerd is given.
+ * itself and execs `node dist/cli.cjs` for everything else. It is what containerd is given.
  */
 export const frontEndPath = join(__dirname, '..', '..', 'build', 'Release', 'ocikit-runtime');
 
@@ -72,7 +72,7 @@ export const runtimeCommand: readonly string[] = [frontEndPath];
 export const nodeCliCommand: readonly string[] = [process.execPath, cliPath];
 
 /**
- * Makes sure dist/cli.js and the native front end exist (the repo's setup builds both; a fresh checkout
+ * Makes sure dist/cli.cjs and the native front end exist (the repo's setup builds both; a fresh checkout
  * may not have them).
  */
 export function ensureCli(): void {
@@ -91,7 +91,7 @@ export interface CliResult {
 }
 
 /**
- * Runs a runtime binary (`node dist/cli.js` or `runc`) with stdout/stderr going to real files, as a
+ * Runs a runtime binary (`node dist/cli.cjs` or `runc`) with stdout/stderr going to real files, as a
  * shim does, so the container inherits them. Synchronous.
  */
 export function runTool(

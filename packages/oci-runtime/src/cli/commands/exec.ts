@@ -51,20 +51,19 @@ export const execCommand: Command = {
   async run(context, args) {
     const id = args.positionals[0];
     if (id === undefined) throw new UsageError('"exec" requires a minimum of 1 argument');
-    const { parseProcess } = await import('../../spec/config.js');
+    const { parseProcessQuick, parseRuntimeSpecQuick } = await import('../../spec/parse-quick.js');
     const runtime = context.runtime();
     let processSpec: Process;
     const processFile = flagString(args, 'process');
     if (processFile !== undefined) {
       requireId('exec', args.positionals);
-      processSpec = parseProcess(await readFile(processFile, 'utf8'), processFile);
+      processSpec = await parseProcessQuick(await readFile(processFile, 'utf8'), processFile);
     } else {
       const command = args.positionals.slice(1);
       if (command.length === 0) throw new UsageError('exec: no command given (args must not be empty)');
       const state = await runtime.state(id);
-      const { parseRuntimeSpec } = await import('../../spec/config.js');
       const configPath = join(state.bundle, 'config.json');
-      const base = parseRuntimeSpec(await readFile(configPath, 'utf8'), configPath).process;
+      const base = (await parseRuntimeSpecQuick(await readFile(configPath, 'utf8'), configPath)).process;
       if (base === undefined) throw new UsageError('exec: the container config has no process');
       processSpec = { ...base, args: command, terminal: flagBool(args, 'tty') };
       const env = flagList(args, 'env');
