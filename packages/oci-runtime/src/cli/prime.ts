@@ -116,13 +116,14 @@ export async function primeCli(work: string): Promise<number> {
   };
   const global = ['--root', root];
   await runCli(['--version'], silent);
-  await runCli(
-    [...global, 'create', '--bundle', bundle, '--pid-file', join(work, 'pid'), 'c1'],
-    silent,
-    options,
-  );
+  const create = [...global, 'create', '--bundle', bundle, '--pid-file', join(work, 'pid'), 'c1'];
+  if ((await runCli(create, silent, options)) !== 0) {
+    process.stderr.write(`ocikit-runtime: the code-cache training run failed: ${errors}`);
+    return 1;
+  }
   await runCli([...global, 'state', 'c1'], silent, options);
   await runCli([...global, 'list'], silent, options);
+  // An error report is part of the common path too.
   await runCli([...global, 'state', 'missing'], silent, options);
   return 0;
 }
