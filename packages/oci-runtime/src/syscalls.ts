@@ -107,6 +107,8 @@ export interface SpawnPlan {
   /** A BPF program (`struct sock_filter[]`) loaded with seccomp(SECCOMP_SET_MODE_FILTER, flags). */
   seccomp?: { program: Uint8Array; flags: number } | undefined;
   apparmorProfile?: string | undefined;
+  /** SELinux label for the process, written to `/proc/self/attr/exec` just before execve. */
+  selinuxLabel?: string | undefined;
   /** personality(2) value set just before execve (PER_LINUX 0, PER_LINUX32 8); undefined leaves it. */
   personality?: number | undefined;
   /** A `struct sched_attr` (48 bytes, see `schedulerAttributes`) for sched_setattr(2); undefined leaves it. */

@@ -203,6 +203,7 @@ void fillConfig(Arena &a, const Napi::Object &o, ock_config &c) {
     c.seccomp_flags = static_cast<unsigned int>(optInt(s, "flags", 0));
   }
   c.apparmor_profile = optStr(a, o, "apparmorProfile");
+  c.selinux_label = optStr(a, o, "selinuxLabel");
   c.has_personality = has(o, "personality") ? 1 : 0;
   c.personality = static_cast<unsigned long>(optInt(o, "personality", 0));
   if (has(o, "schedulerAttributes")) {

@@ -619,6 +619,8 @@ static void __attribute__((noreturn)) stage2(const struct ock_config *c) {
     s_cat(buf, n, sizeof buf, c->apparmor_profile);
     write_file("/proc/self/attr/exec", buf);
   }
+  /* SELinux takes the bare context in the same file (only one major LSM owns it on a given host). */
+  if (c->selinux_label != NULL) write_file("/proc/self/attr/exec", c->selinux_label);
   /* Scheduling and I/O priority while still root (raising needs CAP_SYS_NICE / CAP_SYS_ADMIN). */
   if (c->has_scheduler && syscall(SYS_sched_setattr, 0, c->sched_attr, 0) < 0) fail("sched_setattr", NULL);
   if (c->has_ioprio && syscall(SYS_ioprio_set, 1 /* IOPRIO_WHO_PROCESS */, 0, c->ioprio) < 0) fail("ioprio_set", NULL);

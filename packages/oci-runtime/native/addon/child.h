@@ -104,6 +104,7 @@ struct ock_config {
   struct sock_fprog seccomp;
   unsigned int seccomp_flags;
   const char *apparmor_profile;
+  const char *selinux_label; /* written to /proc/self/attr/exec: the label the execve'd program gets */
   int has_personality;
   unsigned long personality; /* personality(2) domain, set last before execve */
   int has_scheduler;

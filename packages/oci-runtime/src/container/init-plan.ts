@@ -26,6 +26,31 @@ export interface InitPlanOptions extends ProcessPlanOptions {
   cgroupV2?: boolean | undefined;
 }
 
+/** Mount types that get no SELinux `context=` option (runc labels the others: tmpfs, devpts, …). */
+const unlabelledMountTypes = new Set(['bind', 'proc', 'sysfs', 'mqueue', 'cgroup', 'cgroup2']);
+
+/**
+ * The mount data with `context="<label>"` added, as runc's label.FormatMountLabel writes it, when SELinux
+ * is enabled and the spec has a `linux.mountLabel`; else the data unchanged.
+ */
+function labelledData(
+  data: string,
+  type: string,
+  options: InitPlanOptions,
+  mountLabel: string | undefined,
+): string {
+  if (
+    !options.selinuxEnabled ||
+    mountLabel === undefined ||
+    mountLabel === '' ||
+    unlabelledMountTypes.has(type)
+  ) {
+    return data;
+  }
+  const context = `context=${JSON.stringify(mountLabel)}`;
+  return data === '' ? context : `${data},${context}`;
+}
+
 /** The default device nodes every container gets (runc's AllowedDevices that are created). */
 export const defaultDevices: readonly { path: string; major: number; minor: number }[] = [
   { path: '/dev/null', major: 1, minor: 3 },
@@ -51,6 +76,7 @@ function mountOps(
   index: number,
   options: InitPlanOptions,
   inUserns: boolean,
+  mountLabel: string | undefined,
 ): RootfsOp[] {
   const target = resolveInRoot(rootfs, mount.destination);
   const parsed = parseMountOptions(mount.options);
@@ -135,6 +161,7 @@ function mountOps(
       },
     ];
   }
+  const data = labelledData(parsed.data, type, options, mountLabel);
   return [
     {
       kind: RootfsOpKind.mount,
@@ -142,7 +169,7 @@ function mountOps(
       source: mount.source ?? type,
       fstype: type,
       flags: parsed.flags,
-      data: parsed.data === '' ? undefined : parsed.data,
+      data: data === '' ? undefined : data,
       propagation: parsed.propagation,
       create: 1,
     },
@@ -331,12 +358,28 @@ export function ioPriorityValue(ioPriority: LinuxIoPriority): number {
  * Builds the init process's plan (without fds, which the caller opens): rootfs operations for the
  * spec's mounts, default and spec devices and /dev symlinks, masked/readonly paths, sysctls, hostname
  * and the process. Reads the rootfs to resolve symlinks (no writes). Throws `MOUNT_ESCAPE` when a
- * destination leaves the rootfs through `..` or a symlink, `INVALID_SPEC` for bad process fields.
+ * destination leaves the rootfs through `..` or a symlink, `INVALID_SPEC` for bad process fields and
+ * `NOT_SUPPORTED` for `linux.netDevices` and `linux.intelRdt`.
  */
 export function buildInitPlan(spec: RuntimeSpec, options: InitPlanOptions): SpawnPlan {
   const process = spec.process;
   if (process === undefined) {
     throw new RuntimeError('INVALID_SPEC', 'create: the spec has no process', { path: 'process' });
+  }
+  // Refused rather than ignored: a container silently missing a device or a cache partition is worse.
+  if (Object.keys(spec.linux?.netDevices ?? {}).length > 0) {
+    throw new RuntimeError(
+      'NOT_SUPPORTED',
+      'create: moving host network devices (linux.netDevices) is not supported',
+      {
+        path: 'linux.netDevices',
+      },
+    );
+  }
+  if (spec.linux?.intelRdt !== undefined) {
+    throw new RuntimeError('NOT_SUPPORTED', 'create: Intel RDT (linux.intelRdt) is not supported', {
+      path: 'linux.intelRdt',
+    });
   }
   const namespaces = planNamespaces(spec);
   const inUserns = namespaces.newUserns || namespaces.joins.some((join) => join.type === 'user');
@@ -344,7 +387,7 @@ export function buildInitPlan(spec: RuntimeSpec, options: InitPlanOptions): Spaw
   const ops: RootfsOp[] = [];
   const mounts = spec.mounts ?? [];
   for (const [index, mount] of mounts.entries())
-    ops.push(...mountOps(rootfs, mount, index, options, inUserns));
+    ops.push(...mountOps(rootfs, mount, index, options, inUserns, spec.linux?.mountLabel));
 
   const devBound = mounts.some(
     (m) => posix.normalize(m.destination) === '/dev' && parseMountOptions(m.options).bind,

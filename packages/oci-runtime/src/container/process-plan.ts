@@ -15,6 +15,7 @@ export type ProcessPlan = Pick<
   | 'rlimits'
   | 'noNewPrivileges'
   | 'apparmorProfile'
+  | 'selinuxLabel'
   | 'cwd'
   | 'args'
   | 'env'
@@ -27,6 +28,8 @@ export type ProcessPlan = Pick<
 export interface ProcessPlanOptions {
   /** The host has AppArmor; without it a profile is skipped (as runc does when AppArmor is disabled). */
   apparmorEnabled?: boolean | undefined;
+  /** The host has SELinux; without it labels are skipped (as runc does when SELinux is disabled). */
+  selinuxEnabled?: boolean | undefined;
   /** setgroups(2) is denied in the user namespace: leave supplementary groups alone. */
   setgroupsDenied?: boolean | undefined;
 }
@@ -73,6 +76,7 @@ export function buildProcessPlan(process: Process, options: ProcessPlanOptions =
     rlimits,
     noNewPrivileges: process.noNewPrivileges ?? false,
     apparmorProfile: options.apparmorEnabled ? process.apparmorProfile || undefined : undefined,
+    selinuxLabel: options.selinuxEnabled ? process.selinuxLabel || undefined : undefined,
     cwd: process.cwd,
     args: [...args],
     env: [...(process.env ?? [])],

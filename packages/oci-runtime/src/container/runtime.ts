@@ -245,6 +245,14 @@ function hostHasAppArmor(): boolean {
   }
 }
 
+/**
+ * SELinux is enabled on the host: selinuxfs is mounted (else labels are skipped, as runc's go-selinux
+ * does when it finds no selinuxfs).
+ */
+function hostHasSelinux(): boolean {
+  return existsSync('/sys/fs/selinux/enforce');
+}
+
 /** Writes `/proc/<pid>/oom_score_adj` from the parent (lowering it needs CAP_SYS_RESOURCE). */
 async function writeOomScoreAdj(pid: number, value: number): Promise<void> {
   try {
@@ -420,6 +428,7 @@ export class ContainerRuntime {
       const plan: SpawnPlan = buildInitPlan(spec, {
         rootfs,
         apparmorEnabled: hostHasAppArmor(),
+        selinuxEnabled: hostHasSelinux(),
         noPivot: options.noPivot,
         cgroupBinds,
         cgroupV2: cgroup?.version === 2,
@@ -913,7 +922,10 @@ export class ContainerRuntime {
       const plan: SpawnPlan = {
         mode: 1,
         join,
-        ...buildProcessPlan(processSpec, { apparmorEnabled: hostHasAppArmor() }),
+        ...buildProcessPlan(processSpec, {
+          apparmorEnabled: hostHasAppArmor(),
+          selinuxEnabled: hostHasSelinux(),
+        }),
         schedulerAttributes:
           processSpec.scheduler === undefined ? undefined : schedulerAttributes(processSpec.scheduler),
         ioPriority:

@@ -1,5 +1,5 @@
 import { execFileSync, spawn } from 'node:child_process';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildBusyboxRootfs } from '../../src/testing/busybox-rootfs.js';
@@ -60,6 +60,28 @@ describe.skipIf(!enabled)('parity with runc', () => {
     expect(ours.stderr).toBe(runc.stderr);
     expect(ours.stdout).toBe(runc.stdout);
     expect(ours.stdout).toContain('rootfs-readonly');
+  });
+
+  it('writes SELinux labels only where the host has SELinux (runc 1.1 fails instead: EINVAL on the mount)', () => {
+    const dir = bundle('labels', [
+      'sh',
+      '-c',
+      'cat /proc/self/mountinfo; cat /proc/self/attr/current 2>/dev/null; true',
+    ]);
+    const config = JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8'));
+    config.process.selinuxLabel = 'system_u:system_r:container_t:s0:c1,c2';
+    config.linux.mountLabel = 'system_u:object_r:container_file_t:s0:c1,c2';
+    writeFileSync(join(dir, 'config.json'), JSON.stringify(config));
+    const ours = tools.ocikit('run', '--bundle', dir, 'labels');
+    expect(ours.code, ours.stderr).toBe(0);
+    if (existsSync('/sys/fs/selinux/enforce')) {
+      expect(ours.stdout).toContain('context="system_u:object_r:container_file_t:s0:c1,c2"');
+      expect(ours.stdout).toContain('system_u:system_r:container_t:s0:c1,c2');
+    } else {
+      console.log('SELinux is absent here: checking that the labels are skipped');
+      expect(ours.stdout).not.toContain('context=');
+      expect(ours.stdout).not.toContain('container_t');
+    }
   });
 
   it('prints state and list JSON with the same keys and types', () => {

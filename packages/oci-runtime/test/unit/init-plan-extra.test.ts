@@ -171,3 +171,69 @@ describe('RecordingSyscalls.attachDeviceProgram', () => {
     expect(() => sys.attachDeviceProgram('/sys/fs/cgroup/x', program, 'Apache')).toThrow('bpf: EPERM');
   });
 });
+
+describe('SELinux labels', () => {
+  const labelled = specWith((spec) => {
+    if (spec.process !== undefined) spec.process.selinuxLabel = 'system_u:system_r:container_t:s0:c1,c2';
+    if (spec.linux !== undefined) spec.linux.mountLabel = 'system_u:object_r:container_file_t:s0:c1,c2';
+    spec.mounts = [
+      ...(spec.mounts ?? []),
+      { destination: '/scratch', type: 'tmpfs', source: 'tmpfs', options: ['nosuid'] },
+      { destination: '/bound', type: 'bind', source: root, options: ['rbind'] },
+    ];
+  });
+  const dataOf = (plan: ReturnType<typeof buildInitPlan>, target: string): string | undefined =>
+    plan.ops?.find((op) => op.target === target && op.fstype !== undefined)?.data;
+
+  it('labels the process and the tmpfs/devpts/shm mounts when the host has SELinux', () => {
+    const plan = buildInitPlan(labelled, { rootfs, selinuxEnabled: true });
+    expect(plan.selinuxLabel).toBe('system_u:system_r:container_t:s0:c1,c2');
+    const context = 'context="system_u:object_r:container_file_t:s0:c1,c2"';
+    expect(dataOf(plan, 'scratch')).toBe(context);
+    expect(dataOf(plan, 'dev')).toBe(`mode=755,size=65536k,${context}`);
+    expect(dataOf(plan, 'dev/pts')).toContain(`,${context}`);
+    expect(dataOf(plan, 'dev/shm')).toContain(`,${context}`);
+    // runc leaves proc, sysfs, mqueue, cgroup and bind mounts unlabelled.
+    for (const target of ['proc', 'sys', 'dev/mqueue', 'sys/fs/cgroup', 'bound']) {
+      const op = plan.ops?.find((candidate) => candidate.target === target);
+      expect(op, target).toBeDefined();
+      expect(op?.data ?? '').not.toContain('context=');
+    }
+  });
+
+  it('leaves labels out when the host has no SELinux, as runc does', () => {
+    const plan = buildInitPlan(labelled, { rootfs, selinuxEnabled: false });
+    expect(plan.selinuxLabel).toBeUndefined();
+    expect((plan.ops ?? []).some((op) => (op.data ?? '').includes('context='))).toBe(false);
+  });
+});
+
+describe('spec sections this runtime refuses instead of ignoring', () => {
+  it('fails NOT_SUPPORTED for linux.netDevices and linux.intelRdt, naming the field', () => {
+    for (const [edit, path] of [
+      [
+        (spec: RuntimeSpec) => Object.assign(spec.linux ?? {}, { netDevices: { eth1: {} } }),
+        'linux.netDevices',
+      ],
+      [
+        (spec: RuntimeSpec) => Object.assign(spec.linux ?? {}, { intelRdt: { closID: 'c' } }),
+        'linux.intelRdt',
+      ],
+    ] as const) {
+      try {
+        buildInitPlan(specWith(edit), { rootfs });
+        throw new Error('expected NOT_SUPPORTED');
+      } catch (error) {
+        expect(isRuntimeError(error, 'NOT_SUPPORTED'), String(error)).toBe(true);
+        expect((error as { path?: string }).path).toBe(path);
+      }
+    }
+    // An empty netDevices map asks for nothing.
+    expect(() =>
+      buildInitPlan(
+        specWith((spec) => Object.assign(spec.linux ?? {}, { netDevices: {} })),
+        { rootfs },
+      ),
+    ).not.toThrow();
+  });
+});

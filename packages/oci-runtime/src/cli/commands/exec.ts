@@ -86,6 +86,8 @@ export const execCommand: Command = {
       if (flagBool(args, 'no-new-privs')) processSpec.noNewPrivileges = true;
       const apparmor = flagString(args, 'apparmor');
       if (apparmor !== undefined) processSpec.apparmorProfile = apparmor;
+      const label = flagString(args, 'process-label');
+      if (label !== undefined) processSpec.selinuxLabel = label;
     }
     if (flagList(args, 'cgroup').length > 0) throw new UsageError('exec --cgroup is not supported');
     let consoleSocket = flagString(args, 'console-socket');

@@ -96,7 +96,7 @@ export const featuresCommand: Command = {
           archs: ['SCMP_ARCH_AARCH64', 'SCMP_ARCH_X32', 'SCMP_ARCH_X86', 'SCMP_ARCH_X86_64'],
         },
         apparmor: { enabled: existsSync('/sys/kernel/security/apparmor') },
-        selinux: { enabled: false },
+        selinux: { enabled: true },
       },
       annotations: { 'org.opencontainers.runc.checkpoint.enabled': 'false' },
     };
