@@ -8,7 +8,7 @@ import {
   hasUmoci,
   startContainerd,
   writeRuntimeWrapper,
-} from './containerd-harness.js';
+} from '../../src/testing/containerd-harness.js';
 import { canRunContainers, ensureCli, runTool, runtimeCommand } from './helpers.js';
 
 // containerd's io.containerd.runc.v2 shim drives ocikit-runtime through `BinaryName` (`ctr run
@@ -58,13 +58,15 @@ describe.skipIf(!canRunContainers)('containerd drives ocikit-runtime', () => {
   };
 
   beforeAll(async () => {
-    if (!hasContainerd) {
+    if (!hasContainerd()) {
       throw new Error('containerd, ctr or containerd-shim-runc-v2 missing: run scripts/setup.sh');
     }
-    if (!hasUmoci) throw new Error('umoci missing (it builds the test image): run scripts/setup.sh');
+    if (!hasUmoci()) throw new Error('umoci missing (it builds the test image): run scripts/setup.sh');
     ensureCli();
-    harness = await startContainerd();
-    ({ wrapper, callLog } = writeRuntimeWrapper(harness.dir, runtimeCommand));
+    // Debug level: the shim's runtime calls then appear in the log tails of failure messages.
+    harness = await startContainerd({ logLevel: 'debug' });
+    callLog = join(harness.dir, 'runtime-calls.log');
+    wrapper = writeRuntimeWrapper(harness.dir, runtimeCommand, { callLog });
     const archive = buildBusyboxImageArchive(harness.dir);
     const imported = harness.ctr(['images', 'import', '--base-name', 'ocikit.test/busybox', archive]);
     if (imported.code !== 0) {
