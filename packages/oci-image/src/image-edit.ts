@@ -114,6 +114,125 @@ function applyConfigChanges(config: Json, changes: ConfigChanges): void {
   if (changes.variant !== undefined) config.variant = changes.variant;
 }
 
+/** The JSON documents an edit starts from: a manifest, its config and the config's media type. */
+interface EditBase {
+  manifest: Json;
+  config: Json;
+  configMediaType: string;
+}
+
+/** The config and manifest an edit produced, not yet written. */
+interface EditedImage {
+  manifest: ParsedManifest;
+  config: ParsedImageConfig;
+}
+
+/** Checks every appended layer's diff ID and that its blob is in the provider (`BLOB_NOT_FOUND`). */
+async function requireAppendedLayers(
+  provider: ContentProvider,
+  appended: readonly LayerToAppend[],
+  signal: AbortSignal | undefined,
+): Promise<void> {
+  for (const [position, layer] of appended.entries()) {
+    parseDigest(layer.diffId, `appendLayers[${position}].diffId`);
+    if (!(await provider.has(layer.descriptor.digest, { signal }))) {
+      throw new OciImageError(
+        'BLOB_NOT_FOUND',
+        `edit image: layer ${layer.descriptor.digest} is not in the provider`,
+        {
+          path: layer.descriptor.digest,
+        },
+      );
+    }
+  }
+}
+
+/**
+ * Applies `options` to the documents of `base` (which it changes in place) and encodes the results;
+ * writes nothing. The manifest's config descriptor keeps its other fields and gets the new digest and
+ * size. Throws `INVALID_CONFIG` / `INVALID_MANIFEST` when a result does not validate.
+ */
+function composeEdit(base: EditBase, options: EditImageOptions, created: string): EditedImage {
+  const { manifest: manifestJson, config: configJson } = base;
+  const appended = options.appendLayers ?? [];
+  const rootfs = configJson.rootfs as { diff_ids: string[] };
+  const hadHistory = Array.isArray(configJson.history);
+  const keepHistory = hadHistory || rootfs.diff_ids.length === 0;
+  const history = hadHistory ? [...(configJson.history as Json[])] : [];
+  for (const layer of appended) {
+    (manifestJson.layers as unknown[]).push(layer.descriptor);
+    rootfs.diff_ids.push(layer.diffId);
+    const entry: Json = { created, created_by: layer.history?.createdBy ?? 'ocikit: append layer' };
+    if (layer.history?.author !== undefined) entry.author = layer.history.author;
+    if (layer.history?.comment !== undefined) entry.comment = layer.history.comment;
+    history.push(entry);
+  }
+  if (options.config !== undefined) applyConfigChanges(configJson, options.config);
+  if (options.history !== undefined) {
+    const entry: Json = { created, empty_layer: true };
+    if (options.history.createdBy !== undefined) entry.created_by = options.history.createdBy;
+    if (options.history.comment !== undefined) entry.comment = options.history.comment;
+    history.push(entry);
+  }
+  if (keepHistory && history.length > 0) configJson.history = history;
+  configJson.created = created;
+  let finalConfig: Json = configJson;
+  if (options.mutateConfig !== undefined)
+    finalConfig = options.mutateConfig(configJson as ImageConfig) as Json;
+
+  const config = parseImageConfig(encodeJson(finalConfig), base.configMediaType);
+  manifestJson.config = {
+    ...(manifestJson.config as Json),
+    digest: config.digest,
+    size: config.size,
+  };
+  if (options.annotations !== undefined) {
+    const annotations = { ...((manifestJson.annotations as Record<string, string> | undefined) ?? {}) };
+    for (const [key, value] of Object.entries(options.annotations)) {
+      if (value === null) delete annotations[key];
+      else annotations[key] = value;
+    }
+    if (Object.keys(annotations).length > 0) manifestJson.annotations = annotations;
+    else delete manifestJson.annotations;
+  }
+  return { manifest: parseManifest(encodeJson(manifestJson)), config };
+}
+
+/**
+ * Writes an edited image: the config blob, then the manifest blob (described with `like`'s media type
+ * and platform), then with `options.tag` the ref. Returns what {@link editImage} returns.
+ */
+async function writeEdit(
+  provider: ContentProvider,
+  edited: EditedImage,
+  like: Pick<Descriptor, 'mediaType' | 'platform'>,
+  options: EditImageOptions,
+): Promise<EditResult> {
+  const { signal } = options;
+  const { manifest, config } = edited;
+  await provider.put(config.descriptor, config.raw, { signal });
+  const descriptor: Descriptor = {
+    mediaType: like.mediaType,
+    digest: manifest.digest,
+    size: manifest.size,
+  };
+  if (like.platform !== undefined) descriptor.platform = like.platform;
+  await provider.put(descriptor, manifest.raw, { signal });
+  if (options.tag !== undefined) {
+    if (!hasRefStore(provider)) {
+      throw new OciImageError(
+        'REFS_UNSUPPORTED',
+        `edit image: the provider keeps no refs, cannot tag "${options.tag}"`,
+        {
+          path: options.tag,
+        },
+      );
+    }
+    await provider.tag(options.tag, descriptor, { signal });
+  }
+  return { descriptor, manifest, config };
+}
+
 /**
  * Edits the image manifest `base` (a descriptor, or a ref name the provider resolves): appends layers,
  * changes the config, sets manifest annotations. Writes the new config blob, then the new manifest
@@ -147,85 +266,14 @@ export async function editImage(
   const manifest = await readManifest(provider, baseDescriptor, { signal });
   const config = await readImageConfig(provider, manifest.value.config, { signal });
   const created = options.created ?? new Date().toISOString();
-  const manifestJson = JSON.parse(Buffer.from(manifest.raw).toString('utf8')) as Json;
-  const configJson = JSON.parse(Buffer.from(config.raw).toString('utf8')) as Json;
-
-  const appended = options.appendLayers ?? [];
-  for (const [position, layer] of appended.entries()) {
-    parseDigest(layer.diffId, `appendLayers[${position}].diffId`);
-    if (!(await provider.has(layer.descriptor.digest, { signal }))) {
-      throw new OciImageError(
-        'BLOB_NOT_FOUND',
-        `edit image: layer ${layer.descriptor.digest} is not in the provider`,
-        {
-          path: layer.descriptor.digest,
-        },
-      );
-    }
-  }
-  const rootfs = configJson.rootfs as { diff_ids: string[] };
-  const hadHistory = Array.isArray(configJson.history);
-  const keepHistory = hadHistory || rootfs.diff_ids.length === 0;
-  const history = hadHistory ? [...(configJson.history as Json[])] : [];
-  for (const layer of appended) {
-    (manifestJson.layers as unknown[]).push(layer.descriptor);
-    rootfs.diff_ids.push(layer.diffId);
-    const entry: Json = { created, created_by: layer.history?.createdBy ?? 'ocikit: append layer' };
-    if (layer.history?.author !== undefined) entry.author = layer.history.author;
-    if (layer.history?.comment !== undefined) entry.comment = layer.history.comment;
-    history.push(entry);
-  }
-  if (options.config !== undefined) applyConfigChanges(configJson, options.config);
-  if (options.history !== undefined) {
-    const entry: Json = { created, empty_layer: true };
-    if (options.history.createdBy !== undefined) entry.created_by = options.history.createdBy;
-    if (options.history.comment !== undefined) entry.comment = options.history.comment;
-    history.push(entry);
-  }
-  if (keepHistory && history.length > 0) configJson.history = history;
-  configJson.created = created;
-  let finalConfig: Json = configJson;
-  if (options.mutateConfig !== undefined)
-    finalConfig = options.mutateConfig(configJson as ImageConfig) as Json;
-
-  const newConfig = parseImageConfig(encodeJson(finalConfig), config.mediaType);
-  manifestJson.config = {
-    ...(manifestJson.config as Json),
-    digest: newConfig.digest,
-    size: newConfig.size,
+  const documents: EditBase = {
+    manifest: JSON.parse(Buffer.from(manifest.raw).toString('utf8')) as Json,
+    config: JSON.parse(Buffer.from(config.raw).toString('utf8')) as Json,
+    configMediaType: config.mediaType,
   };
-  if (options.annotations !== undefined) {
-    const annotations = { ...((manifestJson.annotations as Record<string, string> | undefined) ?? {}) };
-    for (const [key, value] of Object.entries(options.annotations)) {
-      if (value === null) delete annotations[key];
-      else annotations[key] = value;
-    }
-    if (Object.keys(annotations).length > 0) manifestJson.annotations = annotations;
-    else delete manifestJson.annotations;
-  }
-  const newManifest = parseManifest(encodeJson(manifestJson));
-
-  await provider.put(newConfig.descriptor, newConfig.raw, { signal });
-  const descriptor: Descriptor = {
-    mediaType: baseDescriptor.mediaType,
-    digest: newManifest.digest,
-    size: newManifest.size,
-  };
-  if (baseDescriptor.platform !== undefined) descriptor.platform = baseDescriptor.platform;
-  await provider.put(descriptor, newManifest.raw, { signal });
-  if (options.tag !== undefined) {
-    if (!hasRefStore(provider)) {
-      throw new OciImageError(
-        'REFS_UNSUPPORTED',
-        `edit image: the provider keeps no refs, cannot tag "${options.tag}"`,
-        {
-          path: options.tag,
-        },
-      );
-    }
-    await provider.tag(options.tag, descriptor, { signal });
-  }
-  return { descriptor, manifest: newManifest, config: newConfig };
+  await requireAppendedLayers(provider, options.appendLayers ?? [], signal);
+  const edited = composeEdit(documents, options, created);
+  return writeEdit(provider, edited, baseDescriptor, options);
 }
 
 /** Appends one layer (see {@link editImage}). */
@@ -255,9 +303,9 @@ export interface CreateImageOptions extends Omit<EditImageOptions, 'mutateConfig
 }
 
 /**
- * Writes a new single-platform OCI image: starts from an empty config and manifest (no layers) and
- * applies {@link editImage} with `options`, so `appendLayers`, `config`, `annotations` and `tag` work
- * as there. The empty base's two small blobs stay in the provider unreferenced until its GC.
+ * Writes a new single-platform OCI image: an empty config and manifest (no layers) edited in memory as
+ * {@link editImage} would with `options`, so `appendLayers`, `config`, `annotations` and `tag` work as
+ * there. Only the resulting config and manifest are written (no blob of the empty start is stored).
  * Throws as {@link editImage} does.
  */
 export async function createImage(
@@ -268,30 +316,25 @@ export async function createImage(
   throwIfAborted(signal, 'create image');
   const platform = options.platform ?? { os: 'linux', architecture: 'amd64' };
   const created = options.created ?? new Date().toISOString();
-  const baseConfig = parseImageConfig(
-    encodeJson({
+  const documents: EditBase = {
+    config: {
       created,
       architecture: platform.architecture,
       os: platform.os,
       ...(platform.variant === undefined ? {} : { variant: platform.variant }),
       config: {},
       rootfs: { type: 'layers', diff_ids: [] },
-    }),
-  );
-  const baseManifest = parseManifest(
-    encodeJson({
+    },
+    // The config descriptor gets its digest and size from the edited config.
+    manifest: {
       schemaVersion: 2,
       mediaType: MediaType.ociManifest,
-      config: baseConfig.descriptor,
+      config: { mediaType: MediaType.ociConfig },
       layers: [],
-    }),
-  );
-  await provider.put(baseConfig.descriptor, baseConfig.raw, { signal });
-  const base: Descriptor = {
-    mediaType: MediaType.ociManifest,
-    digest: baseManifest.digest,
-    size: baseManifest.size,
+    },
+    configMediaType: MediaType.ociConfig,
   };
-  await provider.put(base, baseManifest.raw, { signal });
-  return editImage(provider, base, { ...options, created });
+  await requireAppendedLayers(provider, options.appendLayers ?? [], signal);
+  const edited = composeEdit(documents, { ...options, created }, created);
+  return writeEdit(provider, edited, { mediaType: MediaType.ociManifest }, { ...options, created });
 }

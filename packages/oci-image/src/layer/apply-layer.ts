@@ -13,12 +13,8 @@ import {
   RootResolver,
 } from '../internal/safe-path.js';
 import type { Compression } from '../media-types.js';
-import {
-  consumeLayer,
-  type LayerBodySink,
-  type LayerEntryAction,
-  type LayerEntryHeader,
-} from './read-layer.js';
+import type { LayerEntryHeader } from './read-layer.js';
+import { consumeLayer, type LayerBodySink, type LayerEntryAction } from './tar-parser.js';
 import { classifyWhiteout, WHITEOUT_PREFIX, type WhiteoutKind } from './whiteout.js';
 
 /** Options for {@link applyLayer}. */

@@ -25,6 +25,9 @@ export interface TarBuilderEntry {
   mode?: number | undefined;
   uid?: number | undefined;
   gid?: number | undefined;
+  /** Owner and group names in the header; default `root` each, `''` leaves the field empty. */
+  uname?: string | undefined;
+  gname?: string | undefined;
   /** Seconds since the epoch; a fraction is written as a PAX `mtime` record. Default 1_700_000_000. */
   mtime?: number | undefined;
   linkname?: string | undefined;
@@ -105,6 +108,8 @@ function header(fields: {
   linkname: string;
   devmajor: number;
   devminor: number;
+  uname: string;
+  gname: string;
 }): Buffer {
   const block = Buffer.alloc(BLOCK);
   writeText(block, 0, 100, fields.name);
@@ -116,8 +121,8 @@ function header(fields: {
   block.write(fields.typeflag, 156, 1, 'latin1');
   writeText(block, 157, 100, fields.linkname);
   block.write('ustar\u000000', 257, 8, 'latin1');
-  writeText(block, 265, 32, 'root');
-  writeText(block, 297, 32, 'root');
+  writeText(block, 265, 32, fields.uname);
+  writeText(block, 297, 32, fields.gname);
   writeOctal(block, 329, 8, fields.devmajor);
   writeOctal(block, 337, 8, fields.devminor);
   // The checksum is computed with its own field read as spaces.
@@ -232,6 +237,8 @@ export class TarBuilder {
         linkname,
         devmajor: entry.devmajor ?? 0,
         devminor: entry.devminor ?? 0,
+        uname: entry.uname ?? 'root',
+        gname: entry.gname ?? 'root',
       };
       if (records.length > 0) {
         const pax = Buffer.concat(records);

@@ -1,4 +1,4 @@
-import tar from 'tar-stream';
+import { TarType, tarBuilder } from './tar-builder.js';
 
 /** One entry of an in-memory tar fixture. */
 export interface TarFixtureEntry {
@@ -11,40 +11,35 @@ export interface TarFixtureEntry {
   mtime?: number;
 }
 
-/** Builds an uncompressed tar archive in memory with tar-stream (deterministic for the same entries). */
+/** The bits of `mode` a fixture writes: permissions, setuid, setgid, sticky (file type bits are dropped). */
+const MODE_BITS = 0o7777;
+
+/**
+ * Builds an uncompressed tar archive in memory with {@link tarBuilder}; the same entries give the same
+ * bytes. Owner and group are root (uid and gid 0, names left empty); a file defaults to mode 0o644, a
+ * directory or symlink to 0o755; only a file's `content` is written; a fractional `mtime` is cut to
+ * whole seconds. Ends with the two zero blocks.
+ */
 export async function buildTar(entries: readonly TarFixtureEntry[]): Promise<Uint8Array> {
-  const pack = tar.pack();
-  const chunks: Buffer[] = [];
-  const collected = (async () => {
-    for await (const chunk of pack) chunks.push(chunk as Buffer);
-  })();
+  const builder = tarBuilder();
   for (const entry of entries) {
     const type = entry.type ?? 'file';
-    const mtime = new Date((entry.mtime ?? 0) * 1000);
+    const common = {
+      name: entry.name,
+      mode: (entry.mode ?? (type === 'file' ? 0o644 : 0o755)) & MODE_BITS,
+      mtime: Math.trunc(entry.mtime ?? 0),
+      uid: 0,
+      gid: 0,
+      uname: '',
+      gname: '',
+    };
     if (type === 'file') {
-      const content =
-        typeof entry.content === 'string' ? Buffer.from(entry.content) : Buffer.from(entry.content ?? []);
-      await new Promise<void>((resolve, reject) => {
-        pack.entry(
-          { name: entry.name, type, mode: entry.mode ?? 0o644, mtime, uid: 0, gid: 0 },
-          content,
-          (error) => (error ? reject(error) : resolve()),
-        );
-      });
+      builder.add({ ...common, typeflag: TarType.file, content: entry.content ?? '' });
+    } else if (type === 'directory') {
+      builder.add({ ...common, typeflag: TarType.directory });
     } else {
-      const header: Partial<tar.Header> & { name: string } = {
-        name: entry.name,
-        type,
-        mode: entry.mode ?? 0o755,
-        mtime,
-        uid: 0,
-        gid: 0,
-      };
-      if (type === 'symlink') header.linkname = entry.linkname ?? '';
-      pack.entry(header);
+      builder.add({ ...common, typeflag: TarType.symlink, linkname: entry.linkname ?? '' });
     }
   }
-  pack.finalize();
-  await collected;
-  return Buffer.concat(chunks);
+  return builder.toBuffer();
 }

@@ -92,4 +92,27 @@ describe('createImage', () => {
       expect(config.value.created).toBe('2026-01-02T03:04:05Z');
     }
   });
+
+  it('createImage leaves no unreferenced blobs', async () => {
+    for (const [name, provider] of await providers()) {
+      const tar = Buffer.alloc(1024);
+      const layer = await provider.ingest(tar, { mediaType: MediaType.ociLayer });
+      // Layers and config changes make the result differ from an empty start, which used to be stored too.
+      const result = await createImage(provider, {
+        appendLayers: [{ descriptor: layer, diffId: digestOf(tar) }],
+        config: { cmd: ['sh'], labels: { purpose: name } },
+        annotations: { 'org.example.kind': 'regression' },
+        created: '2026-01-02T03:04:05Z',
+      });
+      const reachable = [
+        result.descriptor.digest,
+        result.manifest.value.config.digest,
+        ...result.manifest.value.layers.map((entry) => entry.digest),
+      ];
+      const stored: string[] = [];
+      for await (const digest of provider.list()) stored.push(digest);
+      expect(stored.sort(), name).toEqual([...new Set(reachable)].sort());
+      expect(stored, name).toHaveLength(3);
+    }
+  });
 });

@@ -4,12 +4,8 @@ import zlib from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import { digestOf } from '../../src/digest.js';
 import { isOciImageError } from '../../src/errors.js';
-import {
-  consumeLayer,
-  type LayerEntryHeader,
-  type ReadLayerOptions,
-  readLayer,
-} from '../../src/layer/read-layer.js';
+import { type LayerEntryHeader, type ReadLayerOptions, readLayer } from '../../src/layer/read-layer.js';
+import { consumeLayer } from '../../src/layer/tar-parser.js';
 import { tarBuilder } from '../../src/testing/tar-builder.js';
 
 /*
