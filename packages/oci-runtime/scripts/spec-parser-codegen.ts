@@ -72,6 +72,8 @@ function checkConditions(checks: readonly unknown[] | undefined, kind: 'number' 
 /** Compiles schemas into functions `(v: unknown) => unknown` that throw `reject`. */
 class Compiler {
   readonly #names = new Map<unknown, string>();
+  /** Function name by body: distinct schema objects of the same shape share one function. */
+  readonly #byBody = new Map<string, string>();
   readonly #functions: string[] = [];
   readonly #constants: string[] = [];
 
@@ -86,16 +88,27 @@ class Compiler {
   functionFor(schema: unknown): string {
     const known = this.#names.get(schema);
     if (known !== undefined) return known;
-    const name = `p${this.#names.size}`;
-    this.#names.set(schema, name);
+    // The model has no recursive schemas, so a body can be written before its function is named.
     const body = this.#body(defOf(schema));
-    this.#functions.push(`function ${name}(v: unknown): unknown {\n${body}\n}`);
+    let name = this.#byBody.get(body);
+    if (name === undefined) {
+      name = `p${this.#byBody.size}`;
+      this.#byBody.set(body, name);
+      this.#functions.push(`function ${name}(v: unknown): unknown {\n${body}\n}`);
+    }
+    this.#names.set(schema, name);
     return name;
   }
 
+  readonly #constantNames = new Map<string, string>();
+
   #constant(code: string): string {
-    const name = `c${this.#constants.length}`;
-    this.#constants.push(`const ${name} = ${code};`);
+    let name = this.#constantNames.get(code);
+    if (name === undefined) {
+      name = `c${this.#constants.length}`;
+      this.#constantNames.set(code, name);
+      this.#constants.push(`const ${name} = ${code};`);
+    }
     return name;
   }
 

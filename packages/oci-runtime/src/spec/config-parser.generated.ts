@@ -28,101 +28,100 @@ const c2 = new Set<unknown>(["IOPRIO_CLASS_RT", "IOPRIO_CLASS_BE", "IOPRIO_CLASS
 const c3 = new Set<unknown>(["pid", "network", "mount", "ipc", "uts", "user", "cgroup", "time"]);
 const c4 = new Set<unknown>(["SCMP_ACT_KILL", "SCMP_ACT_KILL_PROCESS", "SCMP_ACT_KILL_THREAD", "SCMP_ACT_TRAP", "SCMP_ACT_ERRNO", "SCMP_ACT_TRACE", "SCMP_ACT_ALLOW", "SCMP_ACT_LOG", "SCMP_ACT_NOTIFY"]);
 const c5 = new Set<unknown>(["SCMP_ARCH_X86", "SCMP_ARCH_X86_64", "SCMP_ARCH_X32", "SCMP_ARCH_ARM", "SCMP_ARCH_AARCH64", "SCMP_ARCH_MIPS", "SCMP_ARCH_MIPS64", "SCMP_ARCH_MIPS64N32", "SCMP_ARCH_MIPSEL", "SCMP_ARCH_MIPSEL64", "SCMP_ARCH_MIPSEL64N32", "SCMP_ARCH_PPC", "SCMP_ARCH_PPC64", "SCMP_ARCH_PPC64LE", "SCMP_ARCH_S390", "SCMP_ARCH_S390X", "SCMP_ARCH_PARISC", "SCMP_ARCH_PARISC64", "SCMP_ARCH_RISCV64", "SCMP_ARCH_LOONGARCH64", "SCMP_ARCH_M68K", "SCMP_ARCH_SH", "SCMP_ARCH_SHEB"]);
-const c6 = new Set<unknown>(["SCMP_ACT_KILL", "SCMP_ACT_KILL_PROCESS", "SCMP_ACT_KILL_THREAD", "SCMP_ACT_TRAP", "SCMP_ACT_ERRNO", "SCMP_ACT_TRACE", "SCMP_ACT_ALLOW", "SCMP_ACT_LOG", "SCMP_ACT_NOTIFY"]);
-const c7 = new Set<unknown>(["SCMP_CMP_NE", "SCMP_CMP_LT", "SCMP_CMP_LE", "SCMP_CMP_EQ", "SCMP_CMP_GE", "SCMP_CMP_GT", "SCMP_CMP_MASKED_EQ"]);
-const c8 = new Set<unknown>(["private", "shared", "slave", "unbindable", "rprivate", "rshared", "rslave", "runbindable"]);
-const c9 = new Set<unknown>([""]);
-const c10 = new Set<unknown>(["LINUX", "LINUX32"]);
+const c6 = new Set<unknown>(["SCMP_CMP_NE", "SCMP_CMP_LT", "SCMP_CMP_LE", "SCMP_CMP_EQ", "SCMP_CMP_GE", "SCMP_CMP_GT", "SCMP_CMP_MASKED_EQ"]);
+const c7 = new Set<unknown>(["private", "shared", "slave", "unbindable", "rprivate", "rshared", "rslave", "runbindable"]);
+const c8 = new Set<unknown>([""]);
+const c9 = new Set<unknown>(["LINUX", "LINUX32"]);
 
-function p3(v: unknown): unknown {
+function p0(v: unknown): unknown {
   if (typeof v !== 'number' || !Number.isFinite(v) || !Number.isSafeInteger(v) || v < 0 || v > 4294967295) throw reject;
   return v;
 }
-function p2(v: unknown): unknown {
+function p1(v: unknown): unknown {
   if (typeof v !== 'object' || v === null || Array.isArray(v)) throw reject;
   const o = v as Record<string, unknown>;
   const out: Record<string, unknown> = {};
   let x: unknown;
   x = o["height"];
   if (x === undefined) throw reject;
-  out["height"] = p3(x);
+  out["height"] = p0(x);
   x = o["width"];
   if (x === undefined) throw reject;
-  out["width"] = p3(x);
+  out["width"] = p0(x);
   return out;
 }
-function p5(v: unknown): unknown {
+function p2(v: unknown): unknown {
   if (!Array.isArray(v)) throw reject;
   const out: unknown[] = new Array(v.length);
-  for (let i = 0; i < v.length; i++) out[i] = p3(v[i]);
+  for (let i = 0; i < v.length; i++) out[i] = p0(v[i]);
   return out;
 }
-function p4(v: unknown): unknown {
+function p3(v: unknown): unknown {
   if (typeof v !== 'object' || v === null || Array.isArray(v)) throw reject;
   const o = v as Record<string, unknown>;
   const out: Record<string, unknown> = {};
   let x: unknown;
   x = o["uid"];
   if (x === undefined) throw reject;
-  out["uid"] = p3(x);
+  out["uid"] = p0(x);
   x = o["gid"];
   if (x === undefined) throw reject;
-  out["gid"] = p3(x);
+  out["gid"] = p0(x);
   x = o["umask"];
-  if (x !== undefined) out["umask"] = p3(x);
+  if (x !== undefined) out["umask"] = p0(x);
   else if ("umask" in o) throw reject;
   x = o["additionalGids"];
-  if (x !== undefined) out["additionalGids"] = p5(x);
+  if (x !== undefined) out["additionalGids"] = p2(x);
   else if ("additionalGids" in o) throw reject;
   x = o["username"];
   if (x !== undefined) out["username"] = str(x);
   else if ("username" in o) throw reject;
   return out;
 }
-function p6(v: unknown): unknown {
+function p4(v: unknown): unknown {
   if (!Array.isArray(v)) throw reject;
   const out: unknown[] = new Array(v.length);
   for (let i = 0; i < v.length; i++) out[i] = str(v[i]);
   return out;
 }
-function p7(v: unknown): unknown {
+function p5(v: unknown): unknown {
   if (typeof v !== 'object' || v === null || Array.isArray(v)) throw reject;
   const o = v as Record<string, unknown>;
   const out: Record<string, unknown> = {};
   let x: unknown;
   x = o["bounding"];
-  if (x !== undefined) out["bounding"] = p6(x);
+  if (x !== undefined) out["bounding"] = p4(x);
   else if ("bounding" in o) throw reject;
   x = o["effective"];
-  if (x !== undefined) out["effective"] = p6(x);
+  if (x !== undefined) out["effective"] = p4(x);
   else if ("effective" in o) throw reject;
   x = o["inheritable"];
-  if (x !== undefined) out["inheritable"] = p6(x);
+  if (x !== undefined) out["inheritable"] = p4(x);
   else if ("inheritable" in o) throw reject;
   x = o["permitted"];
-  if (x !== undefined) out["permitted"] = p6(x);
+  if (x !== undefined) out["permitted"] = p4(x);
   else if ("permitted" in o) throw reject;
   x = o["ambient"];
-  if (x !== undefined) out["ambient"] = p6(x);
+  if (x !== undefined) out["ambient"] = p4(x);
   else if ("ambient" in o) throw reject;
   return out;
 }
-function p11(v: unknown): unknown {
+function p6(v: unknown): unknown {
   if (typeof v !== 'number' || !Number.isFinite(v) || !Number.isSafeInteger(v) || v < 0) throw reject;
   return v;
 }
-function p12(v: unknown): unknown {
+function p7(v: unknown): unknown {
   if (typeof v !== 'bigint' || v < 0n || v > 18446744073709551615n) throw reject;
   return v;
 }
-function p10(v: unknown): unknown {
+function p8(v: unknown): unknown {
   try {
-    return p11(v);
+    return p6(v);
   } catch (error) {
     if (error !== reject) throw error;
   }
   try {
-    return p12(v);
+    return p7(v);
   } catch (error) {
     if (error !== reject) throw error;
   }
@@ -138,114 +137,102 @@ function p9(v: unknown): unknown {
   out["type"] = str(x);
   x = o["hard"];
   if (x === undefined) throw reject;
-  out["hard"] = p10(x);
+  out["hard"] = p8(x);
   x = o["soft"];
   if (x === undefined) throw reject;
-  out["soft"] = p10(x);
+  out["soft"] = p8(x);
   return out;
 }
-function p8(v: unknown): unknown {
+function p10(v: unknown): unknown {
   if (!Array.isArray(v)) throw reject;
   const out: unknown[] = new Array(v.length);
   for (let i = 0; i < v.length; i++) out[i] = p9(v[i]);
   return out;
 }
-function p13(v: unknown): unknown {
+function p11(v: unknown): unknown {
   if (typeof v !== 'number' || !Number.isFinite(v) || !Number.isSafeInteger(v)) throw reject;
   return v;
 }
-function p15(v: unknown): unknown {
+function p12(v: unknown): unknown {
   if (!c0.has(v)) throw reject;
   return v;
 }
-function p16(v: unknown): unknown {
+function p13(v: unknown): unknown {
   if (typeof v !== 'number' || !Number.isFinite(v) || !Number.isSafeInteger(v) || v < -2147483648 || v > 2147483647) throw reject;
   return v;
 }
-function p18(v: unknown): unknown {
+function p14(v: unknown): unknown {
   if (!c1.has(v)) throw reject;
   return v;
 }
-function p17(v: unknown): unknown {
+function p15(v: unknown): unknown {
   if (!Array.isArray(v)) throw reject;
   const out: unknown[] = new Array(v.length);
-  for (let i = 0; i < v.length; i++) out[i] = p18(v[i]);
+  for (let i = 0; i < v.length; i++) out[i] = p14(v[i]);
   return out;
 }
-function p20(v: unknown): unknown {
-  if (typeof v !== 'number' || !Number.isFinite(v) || !Number.isSafeInteger(v) || v < 0) throw reject;
-  return v;
+function p16(v: unknown): unknown {
+  return Number(p7(v));
 }
-function p22(v: unknown): unknown {
-  if (typeof v !== 'bigint' || v < 0n || v > 18446744073709551615n) throw reject;
-  return v;
-}
-function p21(v: unknown): unknown {
-  return Number(p22(v));
-}
-function p19(v: unknown): unknown {
+function p17(v: unknown): unknown {
   try {
-    return p20(v);
+    return p6(v);
   } catch (error) {
     if (error !== reject) throw error;
   }
   try {
-    return p21(v);
+    return p16(v);
   } catch (error) {
     if (error !== reject) throw error;
   }
   throw reject;
 }
-function p14(v: unknown): unknown {
+function p18(v: unknown): unknown {
   if (typeof v !== 'object' || v === null || Array.isArray(v)) throw reject;
   const o = v as Record<string, unknown>;
   const out: Record<string, unknown> = {};
   let x: unknown;
   x = o["policy"];
   if (x === undefined) throw reject;
-  out["policy"] = p15(x);
+  out["policy"] = p12(x);
   x = o["nice"];
-  if (x !== undefined) out["nice"] = p16(x);
+  if (x !== undefined) out["nice"] = p13(x);
   else if ("nice" in o) throw reject;
   x = o["priority"];
-  if (x !== undefined) out["priority"] = p16(x);
+  if (x !== undefined) out["priority"] = p13(x);
   else if ("priority" in o) throw reject;
   x = o["flags"];
-  if (x !== undefined) out["flags"] = p17(x);
+  if (x !== undefined) out["flags"] = p15(x);
   else if ("flags" in o) throw reject;
   x = o["runtime"];
-  if (x !== undefined) out["runtime"] = p19(x);
+  if (x !== undefined) out["runtime"] = p17(x);
   else if ("runtime" in o) throw reject;
   x = o["deadline"];
-  if (x !== undefined) out["deadline"] = p19(x);
+  if (x !== undefined) out["deadline"] = p17(x);
   else if ("deadline" in o) throw reject;
   x = o["period"];
-  if (x !== undefined) out["period"] = p19(x);
+  if (x !== undefined) out["period"] = p17(x);
   else if ("period" in o) throw reject;
   return out;
 }
-function p24(v: unknown): unknown {
+function p19(v: unknown): unknown {
   if (!c2.has(v)) throw reject;
   return v;
 }
-function p25(v: unknown): unknown {
-  if (typeof v !== 'number' || !Number.isFinite(v) || !Number.isSafeInteger(v)) throw reject;
-  return v;
-}
-function p23(v: unknown): unknown {
+function p20(v: unknown): unknown {
   if (typeof v !== 'object' || v === null || Array.isArray(v)) throw reject;
   const o = v as Record<string, unknown>;
   const out: Record<string, unknown> = {};
   let x: unknown;
   x = o["class"];
   if (x === undefined) throw reject;
-  out["class"] = p24(x);
+  out["class"] = p19(x);
   x = o["priority"];
   if (x === undefined) throw reject;
-  out["priority"] = p25(x);
+  out["priority"] = p11(x);
   return out;
 }
-function p26(v: unknown): unknown {
+function p21(v: unknown): unknown {
   if (typeof v !== 'object' || v === null || Array.isArray(v)) throw reject;
   const o = v as Record<string, unknown>;
   const out: Record<string, unknown> = {};
@@ -258,7 +245,7 @@ function p26(v: unknown): unknown {
   else if ("final" in o) throw reject;
   return out;
 }
-function p1(v: unknown): unknown {
+function p22(v: unknown): unknown {
   if (typeof v !== 'object' || v === null || Array.isArray(v)) throw reject;
   const o = v as Record<string, unknown>;
   const out: Record<string, unknown> = {};
@@ -267,28 +254,28 @@ function p1(v: unknown): unknown {
   if (x !== undefined) out["terminal"] = bool(x);
   else if ("terminal" in o) throw reject;
   x = o["consoleSize"];
-  if (x !== undefined) out["consoleSize"] = p2(x);
+  if (x !== undefined) out["consoleSize"] = p1(x);
   else if ("consoleSize" in o) throw reject;
   x = o["user"];
   if (x === undefined) throw reject;
-  out["user"] = p4(x);
+  out["user"] = p3(x);
   x = o["args"];
-  if (x !== undefined) out["args"] = p6(x);
+  if (x !== undefined) out["args"] = p4(x);
   else if ("args" in o) throw reject;
   x = o["commandLine"];
   if (x !== undefined) out["commandLine"] = str(x);
   else if ("commandLine" in o) throw reject;
   x = o["env"];
-  if (x !== undefined) out["env"] = p6(x);
+  if (x !== undefined) out["env"] = p4(x);
   else if ("env" in o) throw reject;
   x = o["cwd"];
   if (x === undefined) throw reject;
   out["cwd"] = str(x);
   x = o["capabilities"];
-  if (x !== undefined) out["capabilities"] = p7(x);
+  if (x !== undefined) out["capabilities"] = p5(x);
   else if ("capabilities" in o) throw reject;
   x = o["rlimits"];
-  if (x !== undefined) out["rlimits"] = p8(x);
+  if (x !== undefined) out["rlimits"] = p10(x);
   else if ("rlimits" in o) throw reject;
   x = o["noNewPrivileges"];
   if (x !== undefined) out["noNewPrivileges"] = bool(x);
@@ -297,23 +284,23 @@ function p1(v: unknown): unknown {
   if (x !== undefined) out["apparmorProfile"] = str(x);
   else if ("apparmorProfile" in o) throw reject;
   x = o["oomScoreAdj"];
-  if (x !== undefined) out["oomScoreAdj"] = p13(x);
+  if (x !== undefined) out["oomScoreAdj"] = p11(x);
   else if ("oomScoreAdj" in o) throw reject;
   x = o["scheduler"];
-  if (x !== undefined) out["scheduler"] = p14(x);
+  if (x !== undefined) out["scheduler"] = p18(x);
   else if ("scheduler" in o) throw reject;
   x = o["selinuxLabel"];
   if (x !== undefined) out["selinuxLabel"] = str(x);
   else if ("selinuxLabel" in o) throw reject;
   x = o["ioPriority"];
-  if (x !== undefined) out["ioPriority"] = p23(x);
+  if (x !== undefined) out["ioPriority"] = p20(x);
   else if ("ioPriority" in o) throw reject;
   x = o["execCPUAffinity"];
-  if (x !== undefined) out["execCPUAffinity"] = p26(x);
+  if (x !== undefined) out["execCPUAffinity"] = p21(x);
   else if ("execCPUAffinity" in o) throw reject;
   return out;
 }
-function p27(v: unknown): unknown {
+function p23(v: unknown): unknown {
   if (typeof v !== 'object' || v === null || Array.isArray(v)) throw reject;
   const o = v as Record<string, unknown>;
   const out: Record<string, unknown> = {};
@@ -326,35 +313,29 @@ function p27(v: unknown): unknown {
   else if ("readonly" in o) throw reject;
   return out;
 }
-function p31(v: unknown): unknown {
+function p24(v: unknown): unknown {
   if (typeof v !== 'object' || v === null || Array.isArray(v)) throw reject;
   const o = v as Record<string, unknown>;
   const out: Record<string, unknown> = {};
   let x: unknown;
   x = o["containerID"];
   if (x === undefined) throw reject;
-  out["containerID"] = p3(x);
+  out["containerID"] = p0(x);
   x = o["hostID"];
   if (x === undefined) throw reject;
-  out["hostID"] = p3(x);
+  out["hostID"] = p0(x);
   x = o["size"];
   if (x === undefined) throw reject;
-  out["size"] = p3(x);
+  out["size"] = p0(x);
   return out;
 }
-function p30(v: unknown): unknown {
+function p25(v: unknown): unknown {
   if (!Array.isArray(v)) throw reject;
   const out: unknown[] = new Array(v.length);
-  for (let i = 0; i < v.length; i++) out[i] = p31(v[i]);
+  for (let i = 0; i < v.length; i++) out[i] = p24(v[i]);
   return out;
 }
-function p32(v: unknown): unknown {
-  if (!Array.isArray(v)) throw reject;
-  const out: unknown[] = new Array(v.length);
-  for (let i = 0; i < v.length; i++) out[i] = p31(v[i]);
-  return out;
-}
-function p29(v: unknown): unknown {
+function p26(v: unknown): unknown {
   if (typeof v !== 'object' || v === null || Array.isArray(v)) throw reject;
   const o = v as Record<string, unknown>;
   const out: Record<string, unknown> = {};
@@ -369,27 +350,23 @@ function p29(v: unknown): unknown {
   if (x !== undefined) out["source"] = str(x);
   else if ("source" in o) throw reject;
   x = o["options"];
-  if (x !== undefined) out["options"] = p6(x);
+  if (x !== undefined) out["options"] = p4(x);
   else if ("options" in o) throw reject;
   x = o["uidMappings"];
-  if (x !== undefined) out["uidMappings"] = p30(x);
+  if (x !== undefined) out["uidMappings"] = p25(x);
   else if ("uidMappings" in o) throw reject;
   x = o["gidMappings"];
-  if (x !== undefined) out["gidMappings"] = p32(x);
+  if (x !== undefined) out["gidMappings"] = p25(x);
   else if ("gidMappings" in o) throw reject;
   return out;
 }
-function p28(v: unknown): unknown {
+function p27(v: unknown): unknown {
   if (!Array.isArray(v)) throw reject;
   const out: unknown[] = new Array(v.length);
-  for (let i = 0; i < v.length; i++) out[i] = p29(v[i]);
+  for (let i = 0; i < v.length; i++) out[i] = p26(v[i]);
   return out;
 }
-function p36(v: unknown): unknown {
-  if (typeof v !== 'number' || !Number.isFinite(v) || !Number.isSafeInteger(v)) throw reject;
-  return v;
-}
-function p35(v: unknown): unknown {
+function p28(v: unknown): unknown {
   if (typeof v !== 'object' || v === null || Array.isArray(v)) throw reject;
   const o = v as Record<string, unknown>;
   const out: Record<string, unknown> = {};
@@ -398,78 +375,48 @@ function p35(v: unknown): unknown {
   if (x === undefined) throw reject;
   out["path"] = str(x);
   x = o["args"];
-  if (x !== undefined) out["args"] = p6(x);
+  if (x !== undefined) out["args"] = p4(x);
   else if ("args" in o) throw reject;
   x = o["env"];
-  if (x !== undefined) out["env"] = p6(x);
+  if (x !== undefined) out["env"] = p4(x);
   else if ("env" in o) throw reject;
   x = o["timeout"];
-  if (x !== undefined) out["timeout"] = p36(x);
+  if (x !== undefined) out["timeout"] = p11(x);
   else if ("timeout" in o) throw reject;
   return out;
 }
-function p34(v: unknown): unknown {
+function p29(v: unknown): unknown {
   if (!Array.isArray(v)) throw reject;
   const out: unknown[] = new Array(v.length);
-  for (let i = 0; i < v.length; i++) out[i] = p35(v[i]);
+  for (let i = 0; i < v.length; i++) out[i] = p28(v[i]);
   return out;
 }
-function p37(v: unknown): unknown {
-  if (!Array.isArray(v)) throw reject;
-  const out: unknown[] = new Array(v.length);
-  for (let i = 0; i < v.length; i++) out[i] = p35(v[i]);
-  return out;
-}
-function p38(v: unknown): unknown {
-  if (!Array.isArray(v)) throw reject;
-  const out: unknown[] = new Array(v.length);
-  for (let i = 0; i < v.length; i++) out[i] = p35(v[i]);
-  return out;
-}
-function p39(v: unknown): unknown {
-  if (!Array.isArray(v)) throw reject;
-  const out: unknown[] = new Array(v.length);
-  for (let i = 0; i < v.length; i++) out[i] = p35(v[i]);
-  return out;
-}
-function p40(v: unknown): unknown {
-  if (!Array.isArray(v)) throw reject;
-  const out: unknown[] = new Array(v.length);
-  for (let i = 0; i < v.length; i++) out[i] = p35(v[i]);
-  return out;
-}
-function p41(v: unknown): unknown {
-  if (!Array.isArray(v)) throw reject;
-  const out: unknown[] = new Array(v.length);
-  for (let i = 0; i < v.length; i++) out[i] = p35(v[i]);
-  return out;
-}
-function p33(v: unknown): unknown {
+function p30(v: unknown): unknown {
   if (typeof v !== 'object' || v === null || Array.isArray(v)) throw reject;
   const o = v as Record<string, unknown>;
   const out: Record<string, unknown> = {};
   let x: unknown;
   x = o["prestart"];
-  if (x !== undefined) out["prestart"] = p34(x);
+  if (x !== undefined) out["prestart"] = p29(x);
   else if ("prestart" in o) throw reject;
   x = o["createRuntime"];
-  if (x !== undefined) out["createRuntime"] = p37(x);
+  if (x !== undefined) out["createRuntime"] = p29(x);
   else if ("createRuntime" in o) throw reject;
   x = o["createContainer"];
-  if (x !== undefined) out["createContainer"] = p38(x);
+  if (x !== undefined) out["createContainer"] = p29(x);
   else if ("createContainer" in o) throw reject;
   x = o["startContainer"];
-  if (x !== undefined) out["startContainer"] = p39(x);
+  if (x !== undefined) out["startContainer"] = p29(x);
   else if ("startContainer" in o) throw reject;
   x = o["poststart"];
-  if (x !== undefined) out["poststart"] = p40(x);
+  if (x !== undefined) out["poststart"] = p29(x);
   else if ("poststart" in o) throw reject;
   x = o["poststop"];
-  if (x !== undefined) out["poststop"] = p41(x);
+  if (x !== undefined) out["poststop"] = p29(x);
   else if ("poststop" in o) throw reject;
   return out;
 }
-function p42(v: unknown): unknown {
+function p31(v: unknown): unknown {
   if (!isPlainRecord(v)) throw reject;
   const out: Record<string, unknown> = {};
   for (const key of Object.keys(v)) {
@@ -478,88 +425,72 @@ function p42(v: unknown): unknown {
   }
   return out;
 }
-function p46(v: unknown): unknown {
+function p32(v: unknown): unknown {
   if (!c3.has(v)) throw reject;
   return v;
 }
-function p45(v: unknown): unknown {
+function p33(v: unknown): unknown {
   if (typeof v !== 'object' || v === null || Array.isArray(v)) throw reject;
   const o = v as Record<string, unknown>;
   const out: Record<string, unknown> = {};
   let x: unknown;
   x = o["type"];
   if (x === undefined) throw reject;
-  out["type"] = p46(x);
+  out["type"] = p32(x);
   x = o["path"];
   if (x !== undefined) out["path"] = str(x);
   else if ("path" in o) throw reject;
   return out;
 }
-function p44(v: unknown): unknown {
+function p34(v: unknown): unknown {
   if (!Array.isArray(v)) throw reject;
   const out: unknown[] = new Array(v.length);
-  for (let i = 0; i < v.length; i++) out[i] = p45(v[i]);
+  for (let i = 0; i < v.length; i++) out[i] = p33(v[i]);
   return out;
 }
-function p47(v: unknown): unknown {
-  if (!Array.isArray(v)) throw reject;
-  const out: unknown[] = new Array(v.length);
-  for (let i = 0; i < v.length; i++) out[i] = p31(v[i]);
-  return out;
-}
-function p48(v: unknown): unknown {
-  if (!Array.isArray(v)) throw reject;
-  const out: unknown[] = new Array(v.length);
-  for (let i = 0; i < v.length; i++) out[i] = p31(v[i]);
-  return out;
-}
-function p52(v: unknown): unknown {
-  if (typeof v !== 'number' || !Number.isFinite(v) || !Number.isSafeInteger(v)) throw reject;
-  return v;
-}
-function p54(v: unknown): unknown {
+function p35(v: unknown): unknown {
   if (typeof v !== 'bigint' || v < -9223372036854775808n || v > 9223372036854775807n) throw reject;
   return v;
 }
-function p53(v: unknown): unknown {
-  return Number(p54(v));
+function p36(v: unknown): unknown {
+  return Number(p35(v));
 }
-function p51(v: unknown): unknown {
+function p37(v: unknown): unknown {
   try {
-    return p52(v);
+    return p11(v);
   } catch (error) {
     if (error !== reject) throw error;
   }
   try {
-    return p53(v);
+    return p36(v);
   } catch (error) {
     if (error !== reject) throw error;
   }
   throw reject;
 }
-function p50(v: unknown): unknown {
+function p38(v: unknown): unknown {
   if (typeof v !== 'object' || v === null || Array.isArray(v)) throw reject;
   const o = v as Record<string, unknown>;
   const out: Record<string, unknown> = {};
   let x: unknown;
   x = o["secs"];
-  if (x !== undefined) out["secs"] = p51(x);
+  if (x !== undefined) out["secs"] = p37(x);
   else if ("secs" in o) throw reject;
   x = o["nanosecs"];
-  if (x !== undefined) out["nanosecs"] = p3(x);
+  if (x !== undefined) out["nanosecs"] = p0(x);
   else if ("nanosecs" in o) throw reject;
   return out;
 }
-function p49(v: unknown): unknown {
+function p39(v: unknown): unknown {
   if (!isPlainRecord(v)) throw reject;
   const out: Record<string, unknown> = {};
   for (const key of Object.keys(v)) {
     if (key === '__proto__') throw reject;
-    out[key] = p50(v[key]);
+    out[key] = p38(v[key]);
   }
   return out;
 }
-function p56(v: unknown): unknown {
+function p40(v: unknown): unknown {
   if (typeof v !== 'object' || v === null || Array.isArray(v)) throw reject;
   const o = v as Record<string, unknown>;
   const out: Record<string, unknown> = {};
@@ -571,29 +502,29 @@ function p56(v: unknown): unknown {
   if (x === undefined) throw reject;
   out["type"] = str(x);
   x = o["major"];
-  if (x !== undefined) out["major"] = p51(x);
+  if (x !== undefined) out["major"] = p37(x);
   else if ("major" in o) throw reject;
   x = o["minor"];
-  if (x !== undefined) out["minor"] = p51(x);
+  if (x !== undefined) out["minor"] = p37(x);
   else if ("minor" in o) throw reject;
   x = o["fileMode"];
-  if (x !== undefined) out["fileMode"] = p3(x);
+  if (x !== undefined) out["fileMode"] = p0(x);
   else if ("fileMode" in o) throw reject;
   x = o["uid"];
-  if (x !== undefined) out["uid"] = p3(x);
+  if (x !== undefined) out["uid"] = p0(x);
   else if ("uid" in o) throw reject;
   x = o["gid"];
-  if (x !== undefined) out["gid"] = p3(x);
+  if (x !== undefined) out["gid"] = p0(x);
   else if ("gid" in o) throw reject;
   return out;
 }
-function p55(v: unknown): unknown {
+function p41(v: unknown): unknown {
   if (!Array.isArray(v)) throw reject;
   const out: unknown[] = new Array(v.length);
-  for (let i = 0; i < v.length; i++) out[i] = p56(v[i]);
+  for (let i = 0; i < v.length; i++) out[i] = p40(v[i]);
   return out;
 }
-function p58(v: unknown): unknown {
+function p42(v: unknown): unknown {
   if (typeof v !== 'object' || v === null || Array.isArray(v)) throw reject;
   const o = v as Record<string, unknown>;
   const out: Record<string, unknown> = {};
@@ -603,16 +534,16 @@ function p58(v: unknown): unknown {
   else if ("name" in o) throw reject;
   return out;
 }
-function p57(v: unknown): unknown {
+function p43(v: unknown): unknown {
   if (!isPlainRecord(v)) throw reject;
   const out: Record<string, unknown> = {};
   for (const key of Object.keys(v)) {
     if (key === '__proto__') throw reject;
-    out[key] = p58(v[key]);
+    out[key] = p42(v[key]);
   }
   return out;
 }
-function p61(v: unknown): unknown {
+function p44(v: unknown): unknown {
   if (typeof v !== 'object' || v === null || Array.isArray(v)) throw reject;
   const o = v as Record<string, unknown>;
   const out: Record<string, unknown> = {};
@@ -624,44 +555,44 @@ function p61(v: unknown): unknown {
   if (x !== undefined) out["type"] = str(x);
   else if ("type" in o) throw reject;
   x = o["major"];
-  if (x !== undefined) out["major"] = p51(x);
+  if (x !== undefined) out["major"] = p37(x);
   else if ("major" in o) throw reject;
   x = o["minor"];
-  if (x !== undefined) out["minor"] = p51(x);
+  if (x !== undefined) out["minor"] = p37(x);
   else if ("minor" in o) throw reject;
   x = o["access"];
   if (x !== undefined) out["access"] = str(x);
   else if ("access" in o) throw reject;
   return out;
 }
-function p60(v: unknown): unknown {
+function p45(v: unknown): unknown {
   if (!Array.isArray(v)) throw reject;
   const out: unknown[] = new Array(v.length);
-  for (let i = 0; i < v.length; i++) out[i] = p61(v[i]);
+  for (let i = 0; i < v.length; i++) out[i] = p44(v[i]);
   return out;
 }
-function p62(v: unknown): unknown {
+function p46(v: unknown): unknown {
   if (typeof v !== 'object' || v === null || Array.isArray(v)) throw reject;
   const o = v as Record<string, unknown>;
   const out: Record<string, unknown> = {};
   let x: unknown;
   x = o["limit"];
-  if (x !== undefined) out["limit"] = p51(x);
+  if (x !== undefined) out["limit"] = p37(x);
   else if ("limit" in o) throw reject;
   x = o["reservation"];
-  if (x !== undefined) out["reservation"] = p51(x);
+  if (x !== undefined) out["reservation"] = p37(x);
   else if ("reservation" in o) throw reject;
   x = o["swap"];
-  if (x !== undefined) out["swap"] = p51(x);
+  if (x !== undefined) out["swap"] = p37(x);
   else if ("swap" in o) throw reject;
   x = o["kernel"];
-  if (x !== undefined) out["kernel"] = p51(x);
+  if (x !== undefined) out["kernel"] = p37(x);
   else if ("kernel" in o) throw reject;
   x = o["kernelTCP"];
-  if (x !== undefined) out["kernelTCP"] = p51(x);
+  if (x !== undefined) out["kernelTCP"] = p37(x);
   else if ("kernelTCP" in o) throw reject;
   x = o["swappiness"];
-  if (x !== undefined) out["swappiness"] = p19(x);
+  if (x !== undefined) out["swappiness"] = p17(x);
   else if ("swappiness" in o) throw reject;
   x = o["disableOOMKiller"];
   if (x !== undefined) out["disableOOMKiller"] = bool(x);
@@ -674,28 +605,28 @@ function p62(v: unknown): unknown {
   else if ("checkBeforeUpdate" in o) throw reject;
   return out;
 }
-function p63(v: unknown): unknown {
+function p47(v: unknown): unknown {
   if (typeof v !== 'object' || v === null || Array.isArray(v)) throw reject;
   const o = v as Record<string, unknown>;
   const out: Record<string, unknown> = {};
   let x: unknown;
   x = o["shares"];
-  if (x !== undefined) out["shares"] = p19(x);
+  if (x !== undefined) out["shares"] = p17(x);
   else if ("shares" in o) throw reject;
   x = o["quota"];
-  if (x !== undefined) out["quota"] = p51(x);
+  if (x !== undefined) out["quota"] = p37(x);
   else if ("quota" in o) throw reject;
   x = o["burst"];
-  if (x !== undefined) out["burst"] = p19(x);
+  if (x !== undefined) out["burst"] = p17(x);
   else if ("burst" in o) throw reject;
   x = o["period"];
-  if (x !== undefined) out["period"] = p19(x);
+  if (x !== undefined) out["period"] = p17(x);
   else if ("period" in o) throw reject;
   x = o["realtimeRuntime"];
-  if (x !== undefined) out["realtimeRuntime"] = p51(x);
+  if (x !== undefined) out["realtimeRuntime"] = p37(x);
   else if ("realtimeRuntime" in o) throw reject;
   x = o["realtimePeriod"];
-  if (x !== undefined) out["realtimePeriod"] = p19(x);
+  if (x !== undefined) out["realtimePeriod"] = p17(x);
   else if ("realtimePeriod" in o) throw reject;
   x = o["cpus"];
   if (x !== undefined) out["cpus"] = str(x);
@@ -704,118 +635,100 @@ function p63(v: unknown): unknown {
   if (x !== undefined) out["mems"] = str(x);
   else if ("mems" in o) throw reject;
   x = o["idle"];
-  if (x !== undefined) out["idle"] = p51(x);
+  if (x !== undefined) out["idle"] = p37(x);
   else if ("idle" in o) throw reject;
   return out;
 }
-function p64(v: unknown): unknown {
+function p48(v: unknown): unknown {
   if (typeof v !== 'object' || v === null || Array.isArray(v)) throw reject;
   const o = v as Record<string, unknown>;
   const out: Record<string, unknown> = {};
   let x: unknown;
   x = o["limit"];
   if (x === undefined) throw reject;
-  out["limit"] = p51(x);
+  out["limit"] = p37(x);
   return out;
 }
-function p66(v: unknown): unknown {
+function p49(v: unknown): unknown {
   if (typeof v !== 'number' || !Number.isFinite(v) || !Number.isSafeInteger(v) || v < 0 || v > 65535) throw reject;
   return v;
 }
-function p68(v: unknown): unknown {
+function p50(v: unknown): unknown {
   if (typeof v !== 'object' || v === null || Array.isArray(v)) throw reject;
   const o = v as Record<string, unknown>;
   const out: Record<string, unknown> = {};
   let x: unknown;
   x = o["major"];
   if (x === undefined) throw reject;
-  out["major"] = p51(x);
+  out["major"] = p37(x);
   x = o["minor"];
   if (x === undefined) throw reject;
-  out["minor"] = p51(x);
+  out["minor"] = p37(x);
   x = o["weight"];
-  if (x !== undefined) out["weight"] = p66(x);
+  if (x !== undefined) out["weight"] = p49(x);
   else if ("weight" in o) throw reject;
   x = o["leafWeight"];
-  if (x !== undefined) out["leafWeight"] = p66(x);
+  if (x !== undefined) out["leafWeight"] = p49(x);
   else if ("leafWeight" in o) throw reject;
   return out;
 }
-function p67(v: unknown): unknown {
+function p51(v: unknown): unknown {
   if (!Array.isArray(v)) throw reject;
   const out: unknown[] = new Array(v.length);
-  for (let i = 0; i < v.length; i++) out[i] = p68(v[i]);
+  for (let i = 0; i < v.length; i++) out[i] = p50(v[i]);
   return out;
 }
-function p70(v: unknown): unknown {
+function p52(v: unknown): unknown {
   if (typeof v !== 'object' || v === null || Array.isArray(v)) throw reject;
   const o = v as Record<string, unknown>;
   const out: Record<string, unknown> = {};
   let x: unknown;
   x = o["major"];
   if (x === undefined) throw reject;
-  out["major"] = p51(x);
+  out["major"] = p37(x);
   x = o["minor"];
   if (x === undefined) throw reject;
-  out["minor"] = p51(x);
+  out["minor"] = p37(x);
   x = o["rate"];
   if (x === undefined) throw reject;
-  out["rate"] = p19(x);
+  out["rate"] = p17(x);
   return out;
 }
-function p69(v: unknown): unknown {
+function p53(v: unknown): unknown {
   if (!Array.isArray(v)) throw reject;
   const out: unknown[] = new Array(v.length);
-  for (let i = 0; i < v.length; i++) out[i] = p70(v[i]);
+  for (let i = 0; i < v.length; i++) out[i] = p52(v[i]);
   return out;
 }
-function p71(v: unknown): unknown {
-  if (!Array.isArray(v)) throw reject;
-  const out: unknown[] = new Array(v.length);
-  for (let i = 0; i < v.length; i++) out[i] = p70(v[i]);
-  return out;
-}
-function p72(v: unknown): unknown {
-  if (!Array.isArray(v)) throw reject;
-  const out: unknown[] = new Array(v.length);
-  for (let i = 0; i < v.length; i++) out[i] = p70(v[i]);
-  return out;
-}
-function p73(v: unknown): unknown {
-  if (!Array.isArray(v)) throw reject;
-  const out: unknown[] = new Array(v.length);
-  for (let i = 0; i < v.length; i++) out[i] = p70(v[i]);
-  return out;
-}
-function p65(v: unknown): unknown {
+function p54(v: unknown): unknown {
   if (typeof v !== 'object' || v === null || Array.isArray(v)) throw reject;
   const o = v as Record<string, unknown>;
   const out: Record<string, unknown> = {};
   let x: unknown;
   x = o["weight"];
-  if (x !== undefined) out["weight"] = p66(x);
+  if (x !== undefined) out["weight"] = p49(x);
   else if ("weight" in o) throw reject;
   x = o["leafWeight"];
-  if (x !== undefined) out["leafWeight"] = p66(x);
+  if (x !== undefined) out["leafWeight"] = p49(x);
   else if ("leafWeight" in o) throw reject;
   x = o["weightDevice"];
-  if (x !== undefined) out["weightDevice"] = p67(x);
+  if (x !== undefined) out["weightDevice"] = p51(x);
   else if ("weightDevice" in o) throw reject;
   x = o["throttleReadBpsDevice"];
-  if (x !== undefined) out["throttleReadBpsDevice"] = p69(x);
+  if (x !== undefined) out["throttleReadBpsDevice"] = p53(x);
   else if ("throttleReadBpsDevice" in o) throw reject;
   x = o["throttleWriteBpsDevice"];
-  if (x !== undefined) out["throttleWriteBpsDevice"] = p71(x);
+  if (x !== undefined) out["throttleWriteBpsDevice"] = p53(x);
   else if ("throttleWriteBpsDevice" in o) throw reject;
   x = o["throttleReadIOPSDevice"];
-  if (x !== undefined) out["throttleReadIOPSDevice"] = p72(x);
+  if (x !== undefined) out["throttleReadIOPSDevice"] = p53(x);
   else if ("throttleReadIOPSDevice" in o) throw reject;
   x = o["throttleWriteIOPSDevice"];
-  if (x !== undefined) out["throttleWriteIOPSDevice"] = p73(x);
+  if (x !== undefined) out["throttleWriteIOPSDevice"] = p53(x);
   else if ("throttleWriteIOPSDevice" in o) throw reject;
   return out;
 }
-function p75(v: unknown): unknown {
+function p55(v: unknown): unknown {
   if (typeof v !== 'object' || v === null || Array.isArray(v)) throw reject;
   const o = v as Record<string, unknown>;
   const out: Record<string, unknown> = {};
@@ -825,16 +738,16 @@ function p75(v: unknown): unknown {
   out["pageSize"] = str(x);
   x = o["limit"];
   if (x === undefined) throw reject;
-  out["limit"] = p19(x);
+  out["limit"] = p17(x);
   return out;
 }
-function p74(v: unknown): unknown {
+function p56(v: unknown): unknown {
   if (!Array.isArray(v)) throw reject;
   const out: unknown[] = new Array(v.length);
-  for (let i = 0; i < v.length; i++) out[i] = p75(v[i]);
+  for (let i = 0; i < v.length; i++) out[i] = p55(v[i]);
   return out;
 }
-function p78(v: unknown): unknown {
+function p57(v: unknown): unknown {
   if (typeof v !== 'object' || v === null || Array.isArray(v)) throw reject;
   const o = v as Record<string, unknown>;
   const out: Record<string, unknown> = {};
@@ -844,48 +757,13 @@ function p78(v: unknown): unknown {
   out["name"] = str(x);
   x = o["priority"];
   if (x === undefined) throw reject;
-  out["priority"] = p3(x);
+  out["priority"] = p0(x);
   return out;
 }
-function p77(v: unknown): unknown {
+function p58(v: unknown): unknown {
   if (!Array.isArray(v)) throw reject;
   const out: unknown[] = new Array(v.length);
-  for (let i = 0; i < v.length; i++) out[i] = p78(v[i]);
-  return out;
-}
-function p76(v: unknown): unknown {
-  if (typeof v !== 'object' || v === null || Array.isArray(v)) throw reject;
-  const o = v as Record<string, unknown>;
-  const out: Record<string, unknown> = {};
-  let x: unknown;
-  x = o["classID"];
-  if (x !== undefined) out["classID"] = p3(x);
-  else if ("classID" in o) throw reject;
-  x = o["priorities"];
-  if (x !== undefined) out["priorities"] = p77(x);
-  else if ("priorities" in o) throw reject;
-  return out;
-}
-function p80(v: unknown): unknown {
-  if (typeof v !== 'object' || v === null || Array.isArray(v)) throw reject;
-  const o = v as Record<string, unknown>;
-  const out: Record<string, unknown> = {};
-  let x: unknown;
-  x = o["hcaHandles"];
-  if (x !== undefined) out["hcaHandles"] = p3(x);
-  else if ("hcaHandles" in o) throw reject;
-  x = o["hcaObjects"];
-  if (x !== undefined) out["hcaObjects"] = p3(x);
-  else if ("hcaObjects" in o) throw reject;
-  return out;
-}
-function p79(v: unknown): unknown {
-  if (!isPlainRecord(v)) throw reject;
-  const out: Record<string, unknown> = {};
-  for (const key of Object.keys(v)) {
-    if (key === '__proto__') throw reject;
-    out[key] = p80(v[key]);
-  }
+  for (let i = 0; i < v.length; i++) out[i] = p57(v[i]);
   return out;
 }
 function p59(v: unknown): unknown {
@@ -893,36 +771,71 @@ function p59(v: unknown): unknown {
   const o = v as Record<string, unknown>;
   const out: Record<string, unknown> = {};
   let x: unknown;
+  x = o["classID"];
+  if (x !== undefined) out["classID"] = p0(x);
+  else if ("classID" in o) throw reject;
+  x = o["priorities"];
+  if (x !== undefined) out["priorities"] = p58(x);
+  else if ("priorities" in o) throw reject;
+  return out;
+}
+function p60(v: unknown): unknown {
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) throw reject;
+  const o = v as Record<string, unknown>;
+  const out: Record<string, unknown> = {};
+  let x: unknown;
+  x = o["hcaHandles"];
+  if (x !== undefined) out["hcaHandles"] = p0(x);
+  else if ("hcaHandles" in o) throw reject;
+  x = o["hcaObjects"];
+  if (x !== undefined) out["hcaObjects"] = p0(x);
+  else if ("hcaObjects" in o) throw reject;
+  return out;
+}
+function p61(v: unknown): unknown {
+  if (!isPlainRecord(v)) throw reject;
+  const out: Record<string, unknown> = {};
+  for (const key of Object.keys(v)) {
+    if (key === '__proto__') throw reject;
+    out[key] = p60(v[key]);
+  }
+  return out;
+}
+function p62(v: unknown): unknown {
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) throw reject;
+  const o = v as Record<string, unknown>;
+  const out: Record<string, unknown> = {};
+  let x: unknown;
   x = o["devices"];
-  if (x !== undefined) out["devices"] = p60(x);
+  if (x !== undefined) out["devices"] = p45(x);
   else if ("devices" in o) throw reject;
   x = o["memory"];
-  if (x !== undefined) out["memory"] = p62(x);
+  if (x !== undefined) out["memory"] = p46(x);
   else if ("memory" in o) throw reject;
   x = o["cpu"];
-  if (x !== undefined) out["cpu"] = p63(x);
+  if (x !== undefined) out["cpu"] = p47(x);
   else if ("cpu" in o) throw reject;
   x = o["pids"];
-  if (x !== undefined) out["pids"] = p64(x);
+  if (x !== undefined) out["pids"] = p48(x);
   else if ("pids" in o) throw reject;
   x = o["blockIO"];
-  if (x !== undefined) out["blockIO"] = p65(x);
+  if (x !== undefined) out["blockIO"] = p54(x);
   else if ("blockIO" in o) throw reject;
   x = o["hugepageLimits"];
-  if (x !== undefined) out["hugepageLimits"] = p74(x);
+  if (x !== undefined) out["hugepageLimits"] = p56(x);
   else if ("hugepageLimits" in o) throw reject;
   x = o["network"];
-  if (x !== undefined) out["network"] = p76(x);
+  if (x !== undefined) out["network"] = p59(x);
   else if ("network" in o) throw reject;
   x = o["rdma"];
-  if (x !== undefined) out["rdma"] = p79(x);
+  if (x !== undefined) out["rdma"] = p61(x);
   else if ("rdma" in o) throw reject;
   x = o["unified"];
-  if (x !== undefined) out["unified"] = p42(x);
+  if (x !== undefined) out["unified"] = p31(x);
   else if ("unified" in o) throw reject;
   return out;
 }
-function p81(v: unknown): unknown {
+function p63(v: unknown): unknown {
   if (typeof v !== 'object' || v === null || Array.isArray(v)) throw reject;
   const o = v as Record<string, unknown>;
   const out: Record<string, unknown> = {};
@@ -950,98 +863,90 @@ function p81(v: unknown): unknown {
   else if ("enableMonitoring" in o) throw reject;
   return out;
 }
-function p83(v: unknown): unknown {
+function p64(v: unknown): unknown {
   if (!c4.has(v)) throw reject;
   return v;
 }
-function p85(v: unknown): unknown {
+function p65(v: unknown): unknown {
   if (!c5.has(v)) throw reject;
   return v;
 }
-function p84(v: unknown): unknown {
+function p66(v: unknown): unknown {
   if (!Array.isArray(v)) throw reject;
   const out: unknown[] = new Array(v.length);
-  for (let i = 0; i < v.length; i++) out[i] = p85(v[i]);
+  for (let i = 0; i < v.length; i++) out[i] = p65(v[i]);
   return out;
 }
-function p88(v: unknown): unknown {
+function p67(v: unknown): unknown {
   if (!c6.has(v)) throw reject;
   return v;
 }
-function p91(v: unknown): unknown {
-  if (typeof v !== 'number' || !Number.isFinite(v) || !Number.isSafeInteger(v) || v < 0) throw reject;
-  return v;
-}
-function p92(v: unknown): unknown {
-  if (!c7.has(v)) throw reject;
-  return v;
-}
-function p90(v: unknown): unknown {
+function p68(v: unknown): unknown {
   if (typeof v !== 'object' || v === null || Array.isArray(v)) throw reject;
   const o = v as Record<string, unknown>;
   const out: Record<string, unknown> = {};
   let x: unknown;
   x = o["index"];
   if (x === undefined) throw reject;
-  out["index"] = p91(x);
+  out["index"] = p6(x);
   x = o["value"];
   if (x === undefined) throw reject;
-  out["value"] = p10(x);
+  out["value"] = p8(x);
   x = o["valueTwo"];
-  if (x !== undefined) out["valueTwo"] = p10(x);
+  if (x !== undefined) out["valueTwo"] = p8(x);
   else if ("valueTwo" in o) throw reject;
   x = o["op"];
   if (x === undefined) throw reject;
-  out["op"] = p92(x);
+  out["op"] = p67(x);
   return out;
 }
-function p89(v: unknown): unknown {
+function p69(v: unknown): unknown {
   if (!Array.isArray(v)) throw reject;
   const out: unknown[] = new Array(v.length);
-  for (let i = 0; i < v.length; i++) out[i] = p90(v[i]);
+  for (let i = 0; i < v.length; i++) out[i] = p68(v[i]);
   return out;
 }
-function p87(v: unknown): unknown {
+function p70(v: unknown): unknown {
   if (typeof v !== 'object' || v === null || Array.isArray(v)) throw reject;
   const o = v as Record<string, unknown>;
   const out: Record<string, unknown> = {};
   let x: unknown;
   x = o["names"];
   if (x === undefined) throw reject;
-  out["names"] = p6(x);
+  out["names"] = p4(x);
   x = o["action"];
   if (x === undefined) throw reject;
-  out["action"] = p88(x);
+  out["action"] = p64(x);
   x = o["errnoRet"];
-  if (x !== undefined) out["errnoRet"] = p3(x);
+  if (x !== undefined) out["errnoRet"] = p0(x);
   else if ("errnoRet" in o) throw reject;
   x = o["args"];
-  if (x !== undefined) out["args"] = p89(x);
+  if (x !== undefined) out["args"] = p69(x);
   else if ("args" in o) throw reject;
   return out;
 }
-function p86(v: unknown): unknown {
+function p71(v: unknown): unknown {
   if (!Array.isArray(v)) throw reject;
   const out: unknown[] = new Array(v.length);
-  for (let i = 0; i < v.length; i++) out[i] = p87(v[i]);
+  for (let i = 0; i < v.length; i++) out[i] = p70(v[i]);
   return out;
 }
-function p82(v: unknown): unknown {
+function p72(v: unknown): unknown {
   if (typeof v !== 'object' || v === null || Array.isArray(v)) throw reject;
   const o = v as Record<string, unknown>;
   const out: Record<string, unknown> = {};
   let x: unknown;
   x = o["defaultAction"];
   if (x === undefined) throw reject;
-  out["defaultAction"] = p83(x);
+  out["defaultAction"] = p64(x);
   x = o["defaultErrnoRet"];
-  if (x !== undefined) out["defaultErrnoRet"] = p3(x);
+  if (x !== undefined) out["defaultErrnoRet"] = p0(x);
   else if ("defaultErrnoRet" in o) throw reject;
   x = o["architectures"];
-  if (x !== undefined) out["architectures"] = p84(x);
+  if (x !== undefined) out["architectures"] = p66(x);
   else if ("architectures" in o) throw reject;
   x = o["flags"];
-  if (x !== undefined) out["flags"] = p6(x);
+  if (x !== undefined) out["flags"] = p4(x);
   else if ("flags" in o) throw reject;
   x = o["listenerPath"];
   if (x !== undefined) out["listenerPath"] = str(x);
@@ -1050,104 +955,104 @@ function p82(v: unknown): unknown {
   if (x !== undefined) out["listenerMetadata"] = str(x);
   else if ("listenerMetadata" in o) throw reject;
   x = o["syscalls"];
-  if (x !== undefined) out["syscalls"] = p86(x);
+  if (x !== undefined) out["syscalls"] = p71(x);
   else if ("syscalls" in o) throw reject;
   return out;
 }
-function p94(v: unknown): unknown {
+function p73(v: unknown): unknown {
+  if (!c7.has(v)) throw reject;
+  return v;
+}
+function p74(v: unknown): unknown {
   if (!c8.has(v)) throw reject;
   return v;
 }
-function p95(v: unknown): unknown {
-  if (!c9.has(v)) throw reject;
-  return v;
-}
-function p93(v: unknown): unknown {
+function p75(v: unknown): unknown {
   try {
-    return p94(v);
+    return p73(v);
   } catch (error) {
     if (error !== reject) throw error;
   }
   try {
-    return p95(v);
+    return p74(v);
   } catch (error) {
     if (error !== reject) throw error;
   }
   throw reject;
 }
-function p97(v: unknown): unknown {
-  if (!c10.has(v)) throw reject;
+function p76(v: unknown): unknown {
+  if (!c9.has(v)) throw reject;
   return v;
 }
-function p96(v: unknown): unknown {
+function p77(v: unknown): unknown {
   if (typeof v !== 'object' || v === null || Array.isArray(v)) throw reject;
   const o = v as Record<string, unknown>;
   const out: Record<string, unknown> = {};
   let x: unknown;
   x = o["domain"];
   if (x === undefined) throw reject;
-  out["domain"] = p97(x);
+  out["domain"] = p76(x);
   x = o["flags"];
-  if (x !== undefined) out["flags"] = p6(x);
+  if (x !== undefined) out["flags"] = p4(x);
   else if ("flags" in o) throw reject;
   return out;
 }
-function p43(v: unknown): unknown {
+function p78(v: unknown): unknown {
   if (typeof v !== 'object' || v === null || Array.isArray(v)) throw reject;
   const o = v as Record<string, unknown>;
   const out: Record<string, unknown> = {};
   let x: unknown;
   x = o["namespaces"];
-  if (x !== undefined) out["namespaces"] = p44(x);
+  if (x !== undefined) out["namespaces"] = p34(x);
   else if ("namespaces" in o) throw reject;
   x = o["uidMappings"];
-  if (x !== undefined) out["uidMappings"] = p47(x);
+  if (x !== undefined) out["uidMappings"] = p25(x);
   else if ("uidMappings" in o) throw reject;
   x = o["gidMappings"];
-  if (x !== undefined) out["gidMappings"] = p48(x);
+  if (x !== undefined) out["gidMappings"] = p25(x);
   else if ("gidMappings" in o) throw reject;
   x = o["timeOffsets"];
-  if (x !== undefined) out["timeOffsets"] = p49(x);
+  if (x !== undefined) out["timeOffsets"] = p39(x);
   else if ("timeOffsets" in o) throw reject;
   x = o["devices"];
-  if (x !== undefined) out["devices"] = p55(x);
+  if (x !== undefined) out["devices"] = p41(x);
   else if ("devices" in o) throw reject;
   x = o["netDevices"];
-  if (x !== undefined) out["netDevices"] = p57(x);
+  if (x !== undefined) out["netDevices"] = p43(x);
   else if ("netDevices" in o) throw reject;
   x = o["cgroupsPath"];
   if (x !== undefined) out["cgroupsPath"] = str(x);
   else if ("cgroupsPath" in o) throw reject;
   x = o["resources"];
-  if (x !== undefined) out["resources"] = p59(x);
+  if (x !== undefined) out["resources"] = p62(x);
   else if ("resources" in o) throw reject;
   x = o["intelRdt"];
-  if (x !== undefined) out["intelRdt"] = p81(x);
+  if (x !== undefined) out["intelRdt"] = p63(x);
   else if ("intelRdt" in o) throw reject;
   x = o["sysctl"];
-  if (x !== undefined) out["sysctl"] = p42(x);
+  if (x !== undefined) out["sysctl"] = p31(x);
   else if ("sysctl" in o) throw reject;
   x = o["seccomp"];
-  if (x !== undefined) out["seccomp"] = p82(x);
+  if (x !== undefined) out["seccomp"] = p72(x);
   else if ("seccomp" in o) throw reject;
   x = o["rootfsPropagation"];
-  if (x !== undefined) out["rootfsPropagation"] = p93(x);
+  if (x !== undefined) out["rootfsPropagation"] = p75(x);
   else if ("rootfsPropagation" in o) throw reject;
   x = o["maskedPaths"];
-  if (x !== undefined) out["maskedPaths"] = p6(x);
+  if (x !== undefined) out["maskedPaths"] = p4(x);
   else if ("maskedPaths" in o) throw reject;
   x = o["readonlyPaths"];
-  if (x !== undefined) out["readonlyPaths"] = p6(x);
+  if (x !== undefined) out["readonlyPaths"] = p4(x);
   else if ("readonlyPaths" in o) throw reject;
   x = o["mountLabel"];
   if (x !== undefined) out["mountLabel"] = str(x);
   else if ("mountLabel" in o) throw reject;
   x = o["personality"];
-  if (x !== undefined) out["personality"] = p96(x);
+  if (x !== undefined) out["personality"] = p77(x);
   else if ("personality" in o) throw reject;
   return out;
 }
-function p0(v: unknown): unknown {
+function p79(v: unknown): unknown {
   if (typeof v !== 'object' || v === null || Array.isArray(v)) throw reject;
   const o = v as Record<string, unknown>;
   const out: Record<string, unknown> = {};
@@ -1156,10 +1061,10 @@ function p0(v: unknown): unknown {
   if (x === undefined) throw reject;
   out["ociVersion"] = str(x);
   x = o["process"];
-  if (x !== undefined) out["process"] = p1(x);
+  if (x !== undefined) out["process"] = p22(x);
   else if ("process" in o) throw reject;
   x = o["root"];
-  if (x !== undefined) out["root"] = p27(x);
+  if (x !== undefined) out["root"] = p23(x);
   else if ("root" in o) throw reject;
   x = o["hostname"];
   if (x !== undefined) out["hostname"] = str(x);
@@ -1168,16 +1073,16 @@ function p0(v: unknown): unknown {
   if (x !== undefined) out["domainname"] = str(x);
   else if ("domainname" in o) throw reject;
   x = o["mounts"];
-  if (x !== undefined) out["mounts"] = p28(x);
+  if (x !== undefined) out["mounts"] = p27(x);
   else if ("mounts" in o) throw reject;
   x = o["hooks"];
-  if (x !== undefined) out["hooks"] = p33(x);
+  if (x !== undefined) out["hooks"] = p30(x);
   else if ("hooks" in o) throw reject;
   x = o["annotations"];
-  if (x !== undefined) out["annotations"] = p42(x);
+  if (x !== undefined) out["annotations"] = p31(x);
   else if ("annotations" in o) throw reject;
   x = o["linux"];
-  if (x !== undefined) out["linux"] = p43(x);
+  if (x !== undefined) out["linux"] = p78(x);
   else if ("linux" in o) throw reject;
   return out;
 }
@@ -1185,7 +1090,7 @@ function p0(v: unknown): unknown {
 /** `RuntimeSpec` as zod would parse it, or undefined where zod must decide (see the header). */
 export function parseRuntimeSpecFast(value: unknown): RuntimeSpec | undefined {
   try {
-    return p0(value) as RuntimeSpec;
+    return p79(value) as RuntimeSpec;
   } catch (error) {
     if (error === reject) return undefined;
     throw error;
@@ -1195,7 +1100,7 @@ export function parseRuntimeSpecFast(value: unknown): RuntimeSpec | undefined {
 /** `Process` as zod would parse it, or undefined where zod must decide (see the header). */
 export function parseProcessFast(value: unknown): Process | undefined {
   try {
-    return p1(value) as Process;
+    return p22(value) as Process;
   } catch (error) {
     if (error === reject) return undefined;
     throw error;

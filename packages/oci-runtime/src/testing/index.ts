@@ -21,3 +21,4 @@ export {
   recordingCgroupFileSystem,
 } from './recording-cgroup-fs.js';
 export { type RecordedCall, RecordingSyscalls, syscallError } from './recording-syscalls.js';
+export { seededRandom } from './seeded-random.js';

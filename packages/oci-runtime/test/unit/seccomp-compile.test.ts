@@ -5,6 +5,7 @@ import { auditArch, seccompReturn } from '../../src/seccomp/constants.js';
 import { syscallTable } from '../../src/seccomp/syscall-table.js';
 import type { LinuxSeccomp, LinuxSeccompArg, LinuxSeccompOperator } from '../../src/spec/config.js';
 import { runSeccompFilter, type SeccompData } from '../../src/testing/bpf-interpreter.js';
+import { seededRandom } from '../../src/testing/seeded-random.js';
 
 const X86_64 = auditArch.X86_64;
 const AARCH64 = auditArch.AARCH64;
@@ -545,18 +546,6 @@ describe('compileSeccomp: size', () => {
 });
 
 describe('compileSeccomp: random profiles against a reference evaluator', () => {
-  // A small deterministic PRNG (mulberry32) so failures reproduce.
-  function random(seed: number): () => number {
-    let state = seed >>> 0;
-    return () => {
-      state = (state + 0x6d2b79f5) >>> 0;
-      let t = state;
-      t = Math.imul(t ^ (t >>> 15), t | 1);
-      t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-      return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-    };
-  }
-
   it('agrees with first-match-wins semantics on 40 seeded profiles', () => {
     const names = Object.keys(syscallTable('x86_64')).slice(0, 40);
     const actions = [
@@ -568,7 +557,7 @@ describe('compileSeccomp: random profiles against a reference evaluator', () => 
     ] as const;
     const values = [0n, 1n, 2n, 0xffffffffn, 0x100000000n, 0x100000001n, 2n ** 64n - 1n];
     for (let seed = 1; seed <= 40; seed++) {
-      const next = random(seed);
+      const next = seededRandom(seed);
       const pick = <T>(list: readonly T[]): T => list[Math.floor(next() * list.length)]!;
       const defaultAction = pick(actions);
       const profile: LinuxSeccomp = {

@@ -18,6 +18,7 @@ import {
 import { parseProcessFast, parseRuntimeSpecFast } from '../../src/spec/config-parser.generated.js';
 import { defaultSpec } from '../../src/spec/default-spec.js';
 import { parseProcessQuick, parseRuntimeSpecQuick } from '../../src/spec/parse-quick.js';
+import { seededRandom } from '../../src/testing/seeded-random.js';
 
 const generatedFile = join(__dirname, '..', '..', 'src', 'spec', 'config-parser.generated.ts');
 
@@ -163,18 +164,6 @@ function fullSpec(): Record<string, unknown> {
   };
 }
 
-/** A small seeded generator (mulberry32), so a failure is reproducible from the seed it prints. */
-function random(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 const replacements: readonly unknown[] = [
   null,
   true,
@@ -301,7 +290,7 @@ describe('the generated config.json parser', () => {
 
   it('agrees with zod on 4000 mutated specs: declines or returns the same value', () => {
     const seed = Number(process.env.OCIKIT_FUZZ_SEED ?? 20261125);
-    const next = random(seed);
+    const next = seededRandom(seed);
     const bases = [fullSpec(), defaultSpec(), { ociVersion: '1.2.0' }];
     let zodAccepted = 0;
     let fastAccepted = 0;
