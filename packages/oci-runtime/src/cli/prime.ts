@@ -2,7 +2,7 @@
  * The training run behind the CLI's V8 code cache (scripts/bundle-cli.mjs runs the CLI once with
  * `OCIKIT_CLI_PRIME=<empty temp dir>` and keeps the bytecode compiled by then). It goes through what a
  * real `create` runs — argument parsing, config.json parsing, seccomp compiling, init planning, the cgroup
- * manager, the sync protocol and the state store — and then `state` and `list`, without root and without
+ * manager, the sync protocol and the state store — and then `state`, `exec` and `list`, without root and without
  * touching the host: the syscalls are the recording double (no process is cloned), the cgroupfs lives
  * in memory, and everything else stays inside the temp directory. Nothing here is used at run time.
  */
@@ -122,6 +122,16 @@ export async function primeCli(work: string): Promise<number> {
     return 1;
   }
   await runCli([...global, 'state', 'c1'], silent, options);
+  // exec (kubelet probes, `ctr task exec`): the process joins the "container", reaches execve, exits 0.
+  syscalls.script.push(
+    { type: SyncMessageType.pid, value: process.pid, text: '' },
+    { type: SyncMessageType.ready, value: 0, text: '' },
+    null,
+  );
+  if ((await runCli([...global, 'exec', 'c1', 'true'], silent, options)) !== 0) {
+    process.stderr.write(`ocikit-runtime: the code-cache training run failed at exec: ${errors}`);
+    return 1;
+  }
   await runCli([...global, 'list'], silent, options);
   // An error report is part of the common path too.
   await runCli([...global, 'state', 'missing'], silent, options);
