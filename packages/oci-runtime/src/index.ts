@@ -111,11 +111,14 @@ export {
   waitForExit,
 } from './monitor/exit-file.js';
 export {
+  type AdoptMonitorOptions,
+  adoptMonitorArguments,
   defaultCliPath,
   defaultMonitorBinary,
   type MonitorFailureDetails,
   type MonitorStarted,
   monitorArguments,
+  readMonitorAnswer,
   reopenLog,
   type StartMonitorOptions,
   startMonitor,
@@ -214,6 +217,8 @@ export { assertContainerId, StateStore } from './state/state-store.js';
 export {
   type CapabilityPlan,
   type ChildHookPlan,
+  type MonitoredSpawnResult,
+  type MonitorSpawn,
   MountFlag,
   type NamespaceJoin,
   namespaceCloneFlags,

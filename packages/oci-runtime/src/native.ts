@@ -7,10 +7,15 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { RuntimeError } from './errors.js';
-import type { Syscalls } from './syscalls.js';
+import type { MonitoredSpawnResult, SpawnPlan, Syscalls } from './syscalls.js';
 
-/** The addon exports exactly the {@link Syscalls} calls (argument defaults are filled in below). */
-type Addon = Syscalls;
+/**
+ * The addon exports the {@link Syscalls} calls (argument defaults are filled in below); spawnMonitored
+ * takes the monitor's parts as separate arguments.
+ */
+type Addon = Omit<Syscalls, 'spawnMonitored'> & {
+  spawnMonitored(plan: SpawnPlan, binary: string, args: string[], stdin: boolean): MonitoredSpawnResult;
+};
 
 let loaded: Addon | undefined;
 
@@ -47,6 +52,8 @@ function load(): Addon {
 export function nativeSyscalls(): Syscalls {
   return {
     spawn: (plan) => load().spawn(plan),
+    spawnMonitored: (plan, monitor) =>
+      load().spawnMonitored(plan, monitor.binary, [...monitor.args], monitor.stdin),
     syncRecv: (fd) => load().syncRecv(fd),
     syncSend: (fd, type, value, text) => load().syncSend(fd, type, value ?? 0, text),
     waitPid: (pid) => load().waitPid(pid),

@@ -141,6 +141,28 @@ export interface SpawnResult {
   syncFd: number;
 }
 
+/** The monitor a {@link Syscalls.spawnMonitored} container belongs to from the start. */
+export interface MonitorSpawn {
+  /** The `ocikit-monitor` executable. */
+  binary: string;
+  /** Its options (exit file, log, attach socket, …); the fd options of adopt mode are added. */
+  args: readonly string[];
+  /** Give the container a stdin pipe whose write end the monitor holds (else /dev/null). */
+  stdin: boolean;
+}
+
+/**
+ * What {@link Syscalls.spawnMonitored} returns: stage 1 (`pid`, not a child of this process: do not
+ * wait for it) and its sync socket as for `spawn`, plus the monitor's pid, the fd to write the init's
+ * pid to (then close it; closing it unwritten tells the monitor the create failed) and the fd on which the
+ * monitor answers with one JSON line (`{"pid":N,"monitorPid":M}` or `{"error":…}`).
+ */
+export interface MonitoredSpawnResult extends SpawnResult {
+  monitorPid: number;
+  adoptFd: number;
+  reportFd: number;
+}
+
 /** The message types of the sync socket (mirrors `enum ock_msg_type` in native/addon/child.h). */
 export const SyncMessageType = Object.freeze({
   userns: 1,
@@ -174,6 +196,12 @@ export interface ProcessExit {
 export interface Syscalls {
   /** Clones stage 1 of a container process running `plan`; the caller drives the sync protocol. */
   spawn(plan: SpawnPlan): SpawnResult;
+  /**
+   * Like `spawn`, but stage 1 is cloned by a new `ocikit-monitor` process (in its adopt mode) that owns
+   * the container from the start: reaper, stdio pipes, log and exit file (see {@link MonitoredSpawnResult}).
+   * `plan.stdio` is replaced by the monitor's pipes.
+   */
+  spawnMonitored(plan: SpawnPlan, monitor: MonitorSpawn): MonitoredSpawnResult;
   /** Next message from the child, or null when it closed its end (after execve or exit). */
   syncRecv(fd: number): Promise<SyncMessage | null>;
   /** One message to the child; `text` rides after the header (GO carries the startContainer hook state). */

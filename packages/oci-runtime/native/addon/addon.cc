@@ -8,6 +8,7 @@
 #include <linux/bpf.h>
 #include <signal.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -15,7 +16,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cstdio>
 #include <deque>
+#include <initializer_list>
 #include <string>
 #include <vector>
 
@@ -291,6 +294,143 @@ Napi::Value Spawn(const Napi::CallbackInfo &info) {
   out.Set("pid", Napi::Number::New(env, static_cast<double>(pid)));
   out.Set("syncFd", Napi::Number::New(env, sv[0]));
   return out;
+}
+
+// Decimal text of a non-negative value; async-signal-safe (used between fork and execve).
+size_t formatDecimal(char *out, long value) {
+  char digits[24];
+  size_t n = 0;
+  unsigned long v = value < 0 ? 0UL : static_cast<unsigned long>(value);
+  do {
+    digits[n++] = static_cast<char>('0' + v % 10);
+    v /= 10;
+  } while (v != 0);
+  for (size_t i = 0; i < n; i++) out[i] = digits[n - 1 - i];
+  return n;
+}
+
+void closeAll(std::initializer_list<int> fds) {
+  for (int fd : fds) {
+    if (fd >= 0) close(fd);
+  }
+}
+
+// spawnMonitored(plan, binary, args, keepStdin) -> { pid, syncFd, monitorPid, adoptFd, reportFd }:
+// a create whose container belongs to `ocikit-monitor` from the start, without a second runtime process.
+// Node forks a child that forks again and exits (so the monitor is nobody's child here); the grandchild
+// takes its own session, becomes a child subreaper, clones stage 1 (whose stage 2 is cloned with
+// CLONE_PARENT, so both are its children), reports "<stage1 pid> <own pid>\n" on the report pipe and
+// execs the monitor in adopt mode, which keeps those children. Between fork and execve only system calls
+// run. The container's stdout/stderr (and stdin) are pipes whose other ends the monitor owns; Node drives
+// the sync protocol on syncFd as for spawn(), writes the init's pid to adoptFd when the container exists
+// (or closes it without a word when creation failed), and reads the monitor's one-line JSON answer on
+// reportFd.
+Napi::Value SpawnMonitored(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  Arena arena;
+  ock_config config;
+  fillConfig(arena, info[0].As<Napi::Object>(), config);
+  std::string binary = info[1].As<Napi::String>().Utf8Value();
+  Napi::Array given = info[2].As<Napi::Array>();
+  bool keepStdin = info[3].ToBoolean().Value();
+
+  int sv[2] = {-1, -1}, adopt[2] = {-1, -1}, report[2] = {-1, -1};
+  int out[2] = {-1, -1}, err[2] = {-1, -1}, in[2] = {-1, -1};
+  int devnull = -1;
+  bool ok = socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) == 0 && pipe2(adopt, O_CLOEXEC) == 0 &&
+            pipe2(report, O_CLOEXEC) == 0 && pipe2(out, O_CLOEXEC) == 0 && pipe2(err, O_CLOEXEC) == 0 &&
+            (keepStdin ? pipe2(in, O_CLOEXEC) == 0 : (devnull = open("/dev/null", O_RDONLY | O_CLOEXEC)) >= 0);
+  int saved = errno;
+  auto closeEverything = [&]() {
+    closeAll({sv[0], sv[1], adopt[0], adopt[1], report[0], report[1], out[0], out[1], err[0], err[1], in[0],
+              in[1], devnull});
+  };
+  if (!ok) {
+    closeEverything();
+    throw errnoError(env, "spawn monitored: pipes", saved);
+  }
+  config.sync_fd = sv[1];
+  config.stdio_fds[0] = keepStdin ? in[0] : devnull;
+  config.stdio_fds[1] = out[1];
+  config.stdio_fds[2] = err[1];
+
+  std::vector<std::string> words;
+  words.push_back(binary);
+  for (uint32_t i = 0; i < given.Length(); i++) words.push_back(given.Get(i).As<Napi::String>().Utf8Value());
+  auto fdOption = [&](const char *name, int fd) {
+    words.push_back(name);
+    words.push_back(std::to_string(fd));
+  };
+  fdOption("--adopt-fd", adopt[0]);
+  fdOption("--stdout-fd", out[0]);
+  fdOption("--stderr-fd", err[0]);
+  if (keepStdin) fdOption("--stdin-fd", in[1]);
+  fdOption("--sync-fd", report[1]);
+  std::vector<char *> argv;
+  for (std::string &word : words) argv.push_back(word.data());
+  argv.push_back(nullptr);
+  const int keep[] = {adopt[0], out[0], err[0], in[1], report[1]};
+
+  // Raw clone (like spawn): fork()'s atfork handlers could wait on locks other threads hold.
+  pid_t first = static_cast<pid_t>(syscall(SYS_clone, SIGCHLD, 0, 0, 0, 0));
+  if (first < 0) {
+    saved = errno;
+    closeEverything();
+    throw errnoError(env, "spawn monitored: fork", saved);
+  }
+  if (first == 0) {
+    pid_t monitor = static_cast<pid_t>(syscall(SYS_clone, SIGCHLD, 0, 0, 0, 0));
+    if (monitor != 0) _exit(monitor < 0 ? 1 : 0);
+    (void)setsid();
+    if (prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) < 0) _exit(1);
+    // Node's ends: the container must not hold them while it waits on the exec fifo.
+    close(adopt[1]);
+    close(report[0]);
+    long stage1 = syscall(SYS_clone, SIGCHLD, 0, 0, 0, 0);
+    if (stage1 == 0) {
+      close(sv[0]);
+      ock_child_main(&config);
+    }
+    char line[64];
+    size_t n = formatDecimal(line, stage1);
+    line[n++] = ' ';
+    n += formatDecimal(line + n, static_cast<long>(getpid()));
+    line[n++] = '\n';
+    if (stage1 < 0 || write(report[1], line, n) != static_cast<ssize_t>(n)) _exit(1);
+    for (int fd : keep) {
+      if (fd >= 0) (void)fcntl(fd, F_SETFD, 0);
+    }
+    execv(argv[0], argv.data());
+    _exit(127);
+  }
+  // Our copies: only the sync socket, the adopt writer and the report reader stay here.
+  closeAll({sv[1], adopt[0], report[1], out[0], out[1], err[0], err[1], in[0], in[1], devnull});
+  int status = 0;
+  while (waitpid(first, &status, 0) < 0 && errno == EINTR) {
+  }
+  // The grandchild writes its line right after the clone: a short blocking read.
+  char text[64];
+  size_t length = 0;
+  while (length < sizeof text - 1) {
+    ssize_t got = read(report[0], text + length, sizeof text - 1 - length);
+    if (got < 0 && errno == EINTR) continue;
+    if (got <= 0) break;
+    length += static_cast<size_t>(got);
+    if (memchr(text, '\n', length) != nullptr) break;
+  }
+  text[length] = '\0';
+  long stage1 = 0, monitorPid = 0;
+  if (sscanf(text, "%ld %ld", &stage1, &monitorPid) != 2 || stage1 <= 0 || monitorPid <= 0) {
+    closeAll({sv[0], adopt[1], report[0]});
+    throw errnoError(env, "spawn monitored: the monitor's process did not start the container", ECHILD);
+  }
+  Napi::Object result = Napi::Object::New(env);
+  result.Set("pid", Napi::Number::New(env, static_cast<double>(stage1)));
+  result.Set("syncFd", Napi::Number::New(env, sv[0]));
+  result.Set("monitorPid", Napi::Number::New(env, static_cast<double>(monitorPid)));
+  result.Set("adoptFd", Napi::Number::New(env, adopt[1]));
+  result.Set("reportFd", Napi::Number::New(env, report[0]));
+  return result;
 }
 
 class RecvWorker : public Napi::AsyncWorker {
@@ -650,6 +790,7 @@ Napi::Value AttachDeviceProgram(const Napi::CallbackInfo &info) {
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("attachDeviceProgram", Napi::Function::New(env, AttachDeviceProgram));
   exports.Set("spawn", Napi::Function::New(env, Spawn));
+  exports.Set("spawnMonitored", Napi::Function::New(env, SpawnMonitored));
   exports.Set("syncRecv", Napi::Function::New(env, SyncRecv));
   exports.Set("syncSend", Napi::Function::New(env, SyncSend));
   exports.Set("waitPid", Napi::Function::New(env, WaitPid));

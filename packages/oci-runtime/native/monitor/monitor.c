@@ -32,6 +32,16 @@
  *                           of the output pipes to close them before writing the exit file.
  *   --preserve-fds N        pass fds 3..3+N-1 on to COMMAND (the sync fd must be above them).
  *   --foreground            do not daemonize (tests, supervisors).
+ *
+ * Adopt mode (what @ocikit/oci-runtime's addon uses for a monitored create, so that no second runtime
+ * process starts): instead of COMMAND, the monitor is exec'd by a process that has already cloned the
+ * container's first stage and is its parent; the children stay the monitor's across execve.
+ *   --adopt-fd N            read the container init's pid (decimal text and a newline) from this fd; EOF
+ *                           before a pid means the create failed (an error goes to the sync fd, exit 1).
+ *   --stdout-fd N, --stderr-fd N   read ends of the pipes that are the container's stdout and stderr.
+ *   --stdin-fd N            with --stdin/--stdin-once: the write end of the container's stdin pipe.
+ * No COMMAND, --pid-file, --timeout-create or --preserve-fds then; --foreground is implied (the exec'ing
+ * process has its own session already).
  *   --stdin                 give the container a pipe as stdin (default /dev/null); the monitor holds its
  *                           write end and feeds it from attach clients; closed when the init exits.
  *   --stdin-once            like --stdin, and close the container's stdin when the first attach client
@@ -116,6 +126,10 @@ struct options {
   int keep_stdin;
   int stdin_once;
   char **command;
+  int adopt_fd;  /* adopt mode: the init pid arrives here; -1 otherwise */
+  int stdout_fd; /* adopt mode: the container's output pipes (read ends) and stdin (write end) */
+  int stderr_fd;
+  int stdin_write_fd;
 };
 
 struct stream {
@@ -134,8 +148,14 @@ struct early_exit {
 
 enum phase { PHASE_CREATING, PHASE_RUNNING, PHASE_DRAINING };
 
-static struct options opts = {
-    .log_max_line = 16384, .sync_fd = -1, .drain_timeout = 2.0, .timeout_create = 0.0};
+static struct options opts = {.log_max_line = 16384,
+                               .sync_fd = -1,
+                               .drain_timeout = 2.0,
+                               .timeout_create = 0.0,
+                               .adopt_fd = -1,
+                               .stdout_fd = -1,
+                               .stderr_fd = -1,
+                               .stdin_write_fd = -1};
 static struct stream streams[2];
 static int log_fd = -1;
 static unsigned long long dropped_bytes;
@@ -809,12 +829,32 @@ static void parse_arguments(int argc, char **argv) {
     } else if (strcmp(name, "--preserve-fds") == 0) {
       if (parse_int(value, 0, 65536, &number) < 0) usage_error("bad --preserve-fds \"%s\"", value);
       opts.preserve_fds = (int)number;
+    } else if (strcmp(name, "--adopt-fd") == 0 || strcmp(name, "--stdout-fd") == 0 ||
+               strcmp(name, "--stderr-fd") == 0 || strcmp(name, "--stdin-fd") == 0) {
+      if (parse_int(value, 3, INT_MAX, &number) < 0) usage_error("%s must be a number >= 3", name);
+      if (name[3] == 'd') opts.adopt_fd = (int)number;
+      else if (name[5] == 'o') opts.stdout_fd = (int)number;
+      else if (name[5] == 'e') opts.stderr_fd = (int)number;
+      else opts.stdin_write_fd = (int)number;
     } else {
       usage_error("unknown option %s", name);
     }
   }
-  if (index >= argc) usage_error("missing COMMAND after --");
   if (opts.exit_file == NULL) usage_error("--exit-file is required");
+  if (opts.adopt_fd >= 0) {
+    if (index < argc) usage_error("no COMMAND with --adopt-fd");
+    if (opts.stdout_fd < 0 || opts.stderr_fd < 0) usage_error("--adopt-fd needs --stdout-fd and --stderr-fd");
+    if (opts.keep_stdin != (opts.stdin_write_fd >= 0)) usage_error("--stdin-fd goes with --stdin or --stdin-once");
+    if (opts.timeout_create > 0 || opts.preserve_fds > 0 || opts.pid_file != NULL) {
+      usage_error("--timeout-create, --preserve-fds and --pid-file do not apply with --adopt-fd");
+    }
+    opts.foreground = 1;
+    return;
+  }
+  if (opts.stdout_fd >= 0 || opts.stderr_fd >= 0 || opts.stdin_write_fd >= 0) {
+    usage_error("--stdout-fd, --stderr-fd and --stdin-fd need --adopt-fd");
+  }
+  if (index >= argc) usage_error("missing COMMAND after --");
   if (opts.pid_file == NULL) usage_error("--pid-file is required");
   if (opts.sync_fd >= 0 && opts.sync_fd < 3 + opts.preserve_fds) {
     usage_error("--sync-fd %d must be above the preserved fds 3..%d", opts.sync_fd, 2 + opts.preserve_fds);
@@ -843,7 +883,27 @@ static void close_fds(unsigned first, unsigned last) {
 /* Closes inherited fds above 2 except the preserved ones and the sync fd; makes 0..2 valid. */
 static void tidy_file_descriptors(void) {
   unsigned keep_until = 3 + (unsigned)opts.preserve_fds; /* first fd not preserved */
-  if (opts.sync_fd >= 0) {
+  if (opts.adopt_fd >= 0) {
+    /* Keep exactly the adopted fds (and the sync fd), in ascending order, closing the gaps. */
+    int keep[5] = {opts.sync_fd, opts.adopt_fd, opts.stdout_fd, opts.stderr_fd, opts.stdin_write_fd};
+    for (int i = 0; i < 5; i++) {
+      for (int j = i + 1; j < 5; j++) {
+        if (keep[j] < keep[i]) {
+          int swap = keep[i];
+          keep[i] = keep[j];
+          keep[j] = swap;
+        }
+      }
+    }
+    unsigned next = 3;
+    for (int i = 0; i < 5; i++) {
+      if (keep[i] < 3 || (unsigned)keep[i] < next) continue;
+      close_fds(next, (unsigned)keep[i] - 1);
+      fcntl(keep[i], F_SETFD, FD_CLOEXEC);
+      next = (unsigned)keep[i] + 1;
+    }
+    close_fds(next, ~0U);
+  } else if (opts.sync_fd >= 0) {
     close_fds(keep_until, (unsigned)opts.sync_fd - 1);
     close_fds((unsigned)opts.sync_fd + 1, ~0U);
     fcntl(opts.sync_fd, F_SETFD, FD_CLOEXEC);
@@ -939,6 +999,70 @@ static void start_command(sigset_t *old_mask) {
   }
 }
 
+/* Adopt mode: the container's pipes were made by whoever exec'd the monitor. */
+static void adopt_start(void) {
+  streams[0].fd = opts.stdout_fd;
+  streams[1].fd = opts.stderr_fd;
+  for (int index = 0; index < 2; index++) {
+    int flags = fcntl(streams[index].fd, F_GETFL);
+    if (flags < 0) fail_creation(1, "adopted %s fd %d: %s", streams[index].name, streams[index].fd, strerror(errno));
+    fcntl(streams[index].fd, F_SETFL, flags | O_NONBLOCK);
+  }
+  if (opts.keep_stdin) {
+    stdin_fd = opts.stdin_write_fd;
+    fcntl(stdin_fd, F_SETFL, fcntl(stdin_fd, F_GETFL) | O_NONBLOCK);
+  }
+  /* Children that ended before the exec (the first stage does, quickly) are reaped now. */
+  reap_children();
+}
+
+static char adopt_text[32];
+static size_t adopt_length;
+
+/* Reads the adopt fd; returns 1 once the message is in: a newline, or EOF (nothing, or a bare number). */
+static int adopt_read(void) {
+  for (;;) {
+    char buffer[32];
+    ssize_t got = read(opts.adopt_fd, buffer, sizeof buffer);
+    if (got < 0 && errno == EINTR) continue;
+    if (got < 0 && errno == EAGAIN) return 0;
+    if (got <= 0) return 1;
+    size_t room = sizeof adopt_text - 1 - adopt_length;
+    size_t take = (size_t)got < room ? (size_t)got : room;
+    memcpy(adopt_text + adopt_length, buffer, take);
+    adopt_length += take;
+    if (memchr(adopt_text, '\n', adopt_length) != NULL) return 1;
+  }
+}
+
+/* The creator has spoken: the init's pid, or nothing (the create failed). */
+static void adopt_finished(void) {
+  close(opts.adopt_fd);
+  opts.adopt_fd = -1;
+  adopt_text[adopt_length] = '\0';
+  while (adopt_length > 0 && (adopt_text[adopt_length - 1] == '\n' || adopt_text[adopt_length - 1] == ' ')) {
+    adopt_text[--adopt_length] = '\0';
+  }
+  long value;
+  if (adopt_length == 0) fail_creation(1, "the container was not created");
+  if (parse_int(adopt_text, 1, INT_MAX, &value) < 0) {
+    fail_creation(1, "adopt fd does not hold a pid: \"%.32s\"", adopt_text);
+  }
+  init_pid = (pid_t)value;
+  for (unsigned index = 0; index < EARLY_EXIT_SLOTS; index++) {
+    if (early_exits[index].pid == init_pid) {
+      init_status = early_exits[index].status;
+      init_exited = 1;
+      memcpy(init_exited_at, early_exits[index].at, TIMESTAMP_SIZE);
+      break;
+    }
+  }
+  if (!init_exited && parent_of(init_pid) != getpid()) {
+    fail_creation(1, "container process %d is not a child of the monitor", (int)init_pid);
+  }
+  sync_send_pid();
+}
+
 /* ---- main -------------------------------------------------------------------------------------- */
 
 int main(int argc, char **argv) {
@@ -980,7 +1104,12 @@ int main(int argc, char **argv) {
   }
 
   if (opts.attach_socket != NULL) attach_open();
-  start_command(&old_mask);
+  if (opts.adopt_fd >= 0) {
+    fcntl(opts.adopt_fd, F_SETFL, fcntl(opts.adopt_fd, F_GETFL) | O_NONBLOCK);
+    adopt_start();
+  } else {
+    start_command(&old_mask);
+  }
 
   enum phase phase = PHASE_CREATING;
   double create_deadline = opts.timeout_create > 0 ? monotonic_seconds() + opts.timeout_create : 0;
@@ -1000,9 +1129,9 @@ int main(int argc, char **argv) {
       timeout_ms = left <= 0 ? 0 : (int)(left * 1000.0) + 1;
     }
 
-    struct pollfd watched[4 + ATTACH_CLIENTS];
-    void *owners[4 + ATTACH_CLIENTS];
-    char kinds[4 + ATTACH_CLIENTS];
+    struct pollfd watched[5 + ATTACH_CLIENTS];
+    void *owners[5 + ATTACH_CLIENTS];
+    char kinds[5 + ATTACH_CLIENTS];
     nfds_t count = 0;
 #define WATCH(watched_fd, watched_events, kind, owner)                                  \
   do {                                                                                 \
@@ -1021,6 +1150,7 @@ int main(int argc, char **argv) {
       if (client->fd >= 0) WATCH(client->fd, client->reading && stdin_pending_length == 0 ? POLLIN : 0, 'c', client);
     }
     if (stdin_fd >= 0 && stdin_pending_length > 0) WATCH(stdin_fd, POLLOUT, 'i', NULL);
+    if (phase == PHASE_CREATING && opts.adopt_fd >= 0) WATCH(opts.adopt_fd, POLLIN, 'a', NULL);
 #undef WATCH
 
     int ready = poll(watched, count, timeout_ms);
@@ -1052,6 +1182,12 @@ int main(int argc, char **argv) {
       }
       case 'i':
         stdin_flush();
+        break;
+      case 'a':
+        if (adopt_read()) {
+          adopt_finished();
+          phase = PHASE_RUNNING;
+        }
         break;
       }
     }

@@ -1,4 +1,4 @@
-import { existsSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, renameSync, statSync, writeFileSync, writeSync } from 'node:fs';
 import { open, rm, writeFile } from 'node:fs/promises';
 import { isAbsolute, join, resolve } from 'node:path';
 import { createCgroupManager } from '../cgroups/create.js';
@@ -6,7 +6,7 @@ import type { CgroupFileSystem } from '../cgroups/file-system.js';
 import type { CgroupManager } from '../cgroups/manager.js';
 import type { CgroupResources } from '../cgroups/resources.js';
 import type { CgroupStats } from '../cgroups/stats.js';
-import { isRuntimeError, RuntimeError, type RuntimeErrorCode } from '../errors.js';
+import { isRuntimeError, RuntimeError } from '../errors.js';
 import type { RunHookOptions } from '../hooks.js';
 import type { ExitStatus } from '../monitor/exit-file.js';
 import { nativeSyscalls } from '../native.js';
@@ -19,13 +19,16 @@ import type {
   MonitorRecord,
 } from '../state/container-record.js';
 import { isProcessAlive, readProcStat } from '../state/process-status.js';
-import { assertContainerId, StateStore } from '../state/state-store.js';
+import { StateStore } from '../state/state-store.js';
 import {
+  type MonitoredSpawnResult,
+  type MonitorSpawn,
   namespaceCloneFlags,
   namespaceProcNames,
   OpenFlag,
   type ProcessExit,
   type SpawnPlan,
+  type SpawnResult,
   type Syscalls,
 } from '../syscalls.js';
 import {
@@ -77,16 +80,11 @@ export interface ContainerRuntimeOptions {
   cgroupFileSystem?: CgroupFileSystem | undefined;
   /**
    * The cgroupfs root of the default cgroup managers (default `/sys/fs/cgroup`; a cgroup2 mount there
-   * gives the v2 manager). Passed on to the CLI of monitored creates.
+   * gives the v2 manager).
    */
   cgroupRoot?: string | undefined;
   /** The `ocikit-monitor` executable for monitored creates (default `<package>/build/Release/ocikit-monitor`). */
   monitorBinary?: string | undefined;
-  /**
-   * The command that runs this package's CLI, which a monitored create runs under the monitor
-   * (default `[process.execPath, '<package>/dist/cli.cjs']`).
-   */
-  cliCommand?: readonly string[] | undefined;
 }
 
 /**
@@ -271,6 +269,33 @@ function idMapText(maps: readonly { containerID: number; hostID: number; size: n
 }
 
 /**
+ * Completes a monitored create: tells the monitor the init's pid on the adopt pipe (closing it) and
+ * reads its answer on the report pipe. Returns the monitor's pid. Throws `MONITOR_FAILED` when the
+ * monitor refused the container (it is not its child) or is gone, `ABORTED` when `signal` fires.
+ */
+async function handOver(
+  sys: Syscalls,
+  monitored: MonitoredSpawnResult,
+  pid: number,
+  signal: AbortSignal | undefined,
+): Promise<number> {
+  try {
+    writeSync(monitored.adoptFd, `${pid}\n`);
+  } finally {
+    sys.closeFd(monitored.adoptFd);
+  }
+  const { readMonitorAnswer } = await import('../monitor/monitor.js');
+  const answer = await readMonitorAnswer(monitored.reportFd, signal);
+  if (answer.pid !== pid || answer.monitorPid !== monitored.monitorPid) {
+    throw new RuntimeError(
+      'MONITOR_FAILED',
+      `create: the monitor answered for pid ${answer.pid} (monitor ${answer.monitorPid}), not ${pid} (monitor ${monitored.monitorPid})`,
+    );
+  }
+  return answer.monitorPid;
+}
+
+/**
  * The container lifecycle over a state root: create / start / state / kill / delete / exec / pause /
  * resume / update / stats / pids / list, with hooks at the runtime-spec's points. Constructing does no
  * I/O. Every method throws `RuntimeError` with a stable code.
@@ -365,7 +390,16 @@ export class ContainerRuntime {
    * directory, cgroup or process behind when it fails.
    */
   async create(id: string, bundlePath: string, options: CreateOptions = {}): Promise<ContainerState> {
-    if (options.monitor !== undefined) return this.#createMonitored(id, bundlePath, options.monitor, options);
+    const monitor = options.monitor;
+    if (monitor !== undefined && (options.stdio !== undefined || (options.preserveFds ?? 0) > 0)) {
+      throw new RuntimeError(
+        'INVALID_ARGUMENT',
+        'create: stdio and preserveFds do not apply with a monitor',
+        {
+          path: id,
+        },
+      );
+    }
     const bundle = resolve(bundlePath);
     const spec = await this.#readSpec(bundle);
     const rootPath = spec.root?.path;
@@ -393,6 +427,9 @@ export class ContainerRuntime {
     const sys = this.#sys;
     const fds: number[] = [];
     let cgroup: CgroupManager | undefined;
+    // A monitored create: the monitor process that cloned stage 1 and the fds to talk to it.
+    let monitored: MonitoredSpawnResult | undefined;
+    let adoptOpen = false;
     const record: ContainerRecord = {
       ociVersion: runtimeOciVersion,
       id,
@@ -471,6 +508,21 @@ export class ContainerRuntime {
       }
       plan.stdio = options.stdio;
       plan.preserveFds = options.preserveFds;
+      let spawn: ((spawnPlan: SpawnPlan) => SpawnResult) | undefined;
+      let signal = options.signal;
+      if (monitor !== undefined) {
+        const monitorSpawn = await this.#monitorSpawn(dir, monitor);
+        record.monitor = monitorSpawn.record;
+        spawn = (spawnPlan) => {
+          monitored = sys.spawnMonitored(spawnPlan, monitorSpawn.spawn);
+          adoptOpen = true;
+          return monitored;
+        };
+        if (monitor.timeoutCreate !== undefined && monitor.timeoutCreate > 0) {
+          const timeout = AbortSignal.timeout(Math.ceil(monitor.timeoutCreate * 1000));
+          signal = signal === undefined ? timeout : AbortSignal.any([signal, timeout]);
+        }
+      }
       const hookState = (pid: number, status: ContainerStatus): ContainerState =>
         publicState({ ...record, pid }, status);
       const startHooks = spec.hooks?.startContainer ?? [];
@@ -478,7 +530,8 @@ export class ContainerRuntime {
         plan.startHooks = startHooks.map((hook: Hook) => ({ ...hook, timeout: hook.timeout ?? 0 }));
       }
       const pid = await spawnContainerProcess(sys, plan, {
-        signal: options.signal,
+        signal,
+        spawn,
         onUserns: async (stage1) => {
           await writeFile(`/proc/${stage1}/uid_map`, idMapText(spec.linux?.uidMappings ?? []));
           await writeFile(`/proc/${stage1}/gid_map`, idMapText(spec.linux?.gidMappings ?? []));
@@ -499,10 +552,10 @@ export class ContainerRuntime {
         },
         onHooks: async (containerPid) => {
           const state = hookState(containerPid, 'creating');
-          await runHooks(spec.hooks?.prestart, state, { phase: 'prestart', signal: options.signal });
+          await runHooks(spec.hooks?.prestart, state, { phase: 'prestart', signal });
           await runHooks(spec.hooks?.createRuntime, state, {
             phase: 'createRuntime',
-            signal: options.signal,
+            signal,
           });
           const enterFlags = ['-m', '-u', '-i', '-n', '-p'];
           if (namespaces.newUserns) enterFlags.push('-U', '--preserve-credentials');
@@ -510,7 +563,7 @@ export class ContainerRuntime {
             phase: 'createContainer',
             enterPid: containerPid,
             enterFlags,
-            signal: options.signal,
+            signal,
           });
         },
       });
@@ -518,10 +571,20 @@ export class ContainerRuntime {
       record.pidStartTime = readProcStat(pid)?.startTime ?? '';
       record.status = 'created';
       record.sharedPidNamespace = (namespaces.cloneFlags & 0x20000000) === 0;
+      if (monitored !== undefined && record.monitor !== undefined) {
+        adoptOpen = false;
+        record.monitor.pid = await handOver(sys, monitored, pid, signal);
+        record.monitor.startTime = readProcStat(record.monitor.pid)?.startTime ?? '';
+      }
       await this.store.write(record);
       if (options.pidFile !== undefined) writeAtomic(resolve(options.pidFile), String(pid));
       return publicState(record, 'created');
     } catch (error) {
+      // Closing the adopt pipe unwritten tells the monitor that nothing was created: it exits.
+      if (monitored !== undefined && adoptOpen) {
+        adoptOpen = false;
+        sys.closeFd(monitored.adoptFd);
+      }
       if (record.pid > 0) {
         try {
           process.kill(record.pid, 'SIGKILL');
@@ -535,94 +598,49 @@ export class ContainerRuntime {
       throw error;
     } finally {
       for (const fd of fds) sys.closeFd(fd);
+      if (monitored !== undefined) {
+        if (adoptOpen) sys.closeFd(monitored.adoptFd);
+        sys.closeFd(monitored.reportFd);
+      }
     }
   }
 
-  /**
-   * A create under `ocikit-monitor`: the monitor runs this package's CLI `create` (same root, same
-   * cgroup root), whose init it then reaps; the record gains the monitor's pid, exit file and log.
-   */
-  async #createMonitored(
-    id: string,
-    bundlePath: string,
+  /** The monitor half of a monitored create: its arguments and the record entry (pid filled in later). */
+  async #monitorSpawn(
+    directory: string,
     monitor: MonitorOptions,
-    options: CreateOptions,
-  ): Promise<ContainerState> {
-    assertContainerId(id);
-    if (this.#options.syscalls !== undefined || this.#options.cgroups !== undefined) {
-      throw new RuntimeError(
-        'INVALID_ARGUMENT',
-        'create: a monitored container needs the native syscalls and the default cgroup managers',
-        { path: id },
-      );
-    }
-    if (options.stdio !== undefined || (options.preserveFds ?? 0) > 0) {
-      throw new RuntimeError(
-        'INVALID_ARGUMENT',
-        'create: stdio and preserveFds do not apply with a monitor',
-        {
-          path: id,
-        },
-      );
-    }
-    if (existsSync(this.store.directory(id))) {
-      throw new RuntimeError('CONTAINER_EXISTS', `container with id ${id} already exists`, { path: id });
-    }
-    const { defaultCliPath, startMonitor } = await import('../monitor/monitor.js');
-    const directory = this.store.directory(id);
-    // The CLI creates the state directory before it writes the pid file, so both files can live there.
-    const pidFile = join(directory, 'init.pid');
+  ): Promise<{ spawn: MonitorSpawn; record: MonitorRecord }> {
+    const { adoptMonitorArguments, defaultMonitorBinary } = await import('../monitor/monitor.js');
     const exitFile = resolve(monitor.exitFile ?? join(directory, 'exit.json'));
     const logPath = monitor.logPath === undefined ? undefined : resolve(monitor.logPath);
     const attachSocket = monitor.attachSocket === undefined ? undefined : resolve(monitor.attachSocket);
-    const command = [...(this.#options.cliCommand ?? [process.execPath, defaultCliPath()])];
-    command.push('--root', resolve(this.store.root), '--log-format', 'json');
-    if (this.#options.cgroupRoot !== undefined) command.push('--cgroup-root', this.#options.cgroupRoot);
-    command.push('create', '--bundle', resolve(bundlePath), '--pid-file', pidFile);
-    if (options.consoleSocket !== undefined) command.push('--console-socket', resolve(options.consoleSocket));
-    if (options.noPivot) command.push('--no-pivot');
-    command.push(id);
     // A stale exit file (a reused path) would make the new container read as stopped.
     await rm(exitFile, { force: true });
-    let started: { pid: number; monitorPid: number };
-    try {
-      started = await startMonitor({
-        command,
-        exitFile,
-        pidFile,
-        logPath,
-        logFormat: monitor.logFormat,
-        logMaxLine: monitor.logMaxLine,
-        attachSocket,
-        stdin: monitor.stdin,
-        stdinOnce: monitor.stdinOnce,
-        drainTimeout: monitor.drainTimeout,
-        timeoutCreate: monitor.timeoutCreate,
-        binary: this.#options.monitorBinary,
-        signal: options.signal,
-      });
-    } catch (error) {
-      // The CLI removes what a failed create made; after an abort a container may exist all the same.
-      if (isRuntimeError(error, 'ABORTED') || isRuntimeError(error, 'MONITOR_FAILED')) {
-        if (existsSync(join(directory, 'state.json'))) {
-          await this.delete(id, { force: true }).catch(() => undefined);
-        }
-      }
-      throw cliErrorOf(error);
-    }
-    const record = await this.store.read(id);
-    const entry: MonitorRecord = {
-      pid: started.monitorPid,
-      startTime: readProcStat(started.monitorPid)?.startTime ?? '',
+    const args = adoptMonitorArguments({
       exitFile,
       logPath,
-      logFormat: logPath === undefined ? undefined : (monitor.logFormat ?? 'raw'),
+      logFormat: monitor.logFormat,
+      logMaxLine: monitor.logMaxLine,
+      drainTimeout: monitor.drainTimeout,
       attachSocket,
+      stdin: monitor.stdin,
+      stdinOnce: monitor.stdinOnce,
+    });
+    return {
+      spawn: {
+        binary: this.#options.monitorBinary ?? defaultMonitorBinary(),
+        args,
+        stdin: monitor.stdin === true || monitor.stdinOnce === true,
+      },
+      record: {
+        pid: 0,
+        startTime: '',
+        exitFile,
+        logPath,
+        logFormat: logPath === undefined ? undefined : (monitor.logFormat ?? 'raw'),
+        attachSocket,
+      },
     };
-    record.monitor = entry;
-    await this.store.write(record);
-    if (options.pidFile !== undefined) writeAtomic(resolve(options.pidFile), String(record.pid));
-    return publicState(record, await this.status(record));
   }
 
   /**
@@ -1020,36 +1038,6 @@ export class ContainerRuntime {
 
 /** How long `delete` lets a monitor drain and record the exit before it is killed. */
 const monitorGraceMs = 10_000;
-
-/**
- * The CLI's own error when a monitored create failed in the CLI: with `--log-format json` its stderr
- * ends with a log record carrying the `code` and `path` of the RuntimeError it hit.
- */
-function cliErrorOf(error: unknown): unknown {
-  if (!isRuntimeError(error, 'MONITOR_FAILED')) return error;
-  const stderr = (error.cause as { stderr?: unknown } | undefined)?.stderr;
-  if (typeof stderr !== 'string') return error;
-  const lines = stderr.trim().split('\n');
-  for (let index = lines.length - 1; index >= 0; index--) {
-    try {
-      const entry = JSON.parse(lines[index] ?? '') as {
-        level?: unknown;
-        msg?: unknown;
-        code?: unknown;
-        path?: unknown;
-      };
-      if (entry.level !== 'error' || typeof entry.msg !== 'string' || typeof entry.code !== 'string')
-        continue;
-      return new RuntimeError(entry.code as RuntimeErrorCode, entry.msg, {
-        path: typeof entry.path === 'string' ? entry.path : undefined,
-        cause: error,
-      });
-    } catch {
-      // not a log record
-    }
-  }
-  return error;
-}
 
 function namespaceFlag(type: keyof typeof namespaceCloneFlags): number {
   return namespaceCloneFlags[type];

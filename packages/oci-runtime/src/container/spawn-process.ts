@@ -1,6 +1,12 @@
 import { constants } from 'node:os';
 import { RuntimeError, type RuntimeErrorCode } from '../errors.js';
-import { type SpawnPlan, type SyncMessage, SyncMessageType, type Syscalls } from '../syscalls.js';
+import {
+  type SpawnPlan,
+  type SpawnResult,
+  type SyncMessage,
+  SyncMessageType,
+  type Syscalls,
+} from '../syscalls.js';
 
 /** Steps the parent takes while the child waits (all optional). */
 export interface SpawnCallbacks {
@@ -19,6 +25,11 @@ export interface SpawnCallbacks {
 export interface SpawnOptions extends SpawnCallbacks {
   /** After READY, wait for the sync socket to close (execve done) to catch exec errors; no exec fifo then. */
   waitForExec?: boolean | undefined;
+  /**
+   * Makes stage 1 instead of `sys.spawn` (a monitored create uses `sys.spawnMonitored`). Stage 1 is then
+   * not this process's child: it is never waited for here.
+   */
+  spawn?: ((plan: SpawnPlan) => SpawnResult) | undefined;
   signal?: AbortSignal | undefined;
 }
 
@@ -53,8 +64,10 @@ export async function spawnContainerProcess(
   plan: SpawnPlan,
   options: SpawnOptions = {},
 ): Promise<number> {
-  const { pid: stage1, syncFd } = sys.spawn(plan);
-  let stage1Reaped = false;
+  const ownChild = options.spawn === undefined;
+  const { pid: stage1, syncFd } = options.spawn === undefined ? sys.spawn(plan) : options.spawn(plan);
+  // Someone else's child (the monitor's) is reaped by them.
+  let stage1Reaped = !ownChild;
   let pid = 0;
   let readySeen = false;
   try {
@@ -72,7 +85,7 @@ export async function spawnContainerProcess(
           break;
         case SyncMessageType.pid:
           pid = message.value;
-          await sys.waitPid(stage1);
+          if (ownChild) await sys.waitPid(stage1);
           stage1Reaped = true;
           sys.syncSend(syncFd, SyncMessageType.go, 0, await options.onPid?.(pid));
           break;

@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, read, readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
@@ -107,8 +107,8 @@ export function defaultMonitorBinary(): string {
 }
 
 /**
- * This package's bundled CLI, `<package root>/dist/cli.cjs` (built by tsup), which a monitored create runs
- * under the monitor. Does not check that it exists. Throws {@link RuntimeError} `MONITOR_FAILED` if the
+ * This package's bundled CLI, `<package root>/dist/cli.cjs` (built by tsup), for a `startMonitor` create
+ * command. Does not check that it exists. Throws {@link RuntimeError} `MONITOR_FAILED` if the
  * package root cannot be found from this module's location.
  */
 export function defaultCliPath(): string {
@@ -124,14 +124,58 @@ export function monitorArguments(options: StartMonitorOptions, syncFd: number): 
   if (options.command.length === 0 || options.command[0] === '') {
     throw new RuntimeError('INVALID_ARGUMENT', 'start monitor: command is empty');
   }
-  const seconds = (name: string, value: number | undefined): string[] => {
-    if (value === undefined) return [];
-    if (!Number.isFinite(value) || value < 0) {
-      throw new RuntimeError('INVALID_ARGUMENT', `start monitor: ${name} must be a non-negative number`);
-    }
-    return [`--${name}`, String(value)];
-  };
   const args = ['--exit-file', options.exitFile, '--pid-file', options.pidFile];
+  args.push(
+    ...outputArguments(options),
+    ...secondsArgument('timeout-create', options.timeoutCreate),
+    ...secondsArgument('drain-timeout', options.drainTimeout),
+  );
+  const preserved = options.preserveFds?.length ?? 0;
+  if (preserved > 0) args.push('--preserve-fds', String(preserved));
+  args.push('--sync-fd', String(syncFd));
+  args.push(...attachArguments(options));
+  if (options.foreground === true) args.push('--foreground');
+  args.push('--', ...options.command);
+  return args;
+}
+
+/** The monitor options of a container it adopts (see {@link adoptMonitorArguments}). */
+export type AdoptMonitorOptions = Pick<
+  StartMonitorOptions,
+  | 'exitFile'
+  | 'logPath'
+  | 'logFormat'
+  | 'logMaxLine'
+  | 'drainTimeout'
+  | 'attachSocket'
+  | 'stdin'
+  | 'stdinOnce'
+>;
+
+/**
+ * The monitor's argument list for adopt mode (`Syscalls.spawnMonitored` adds the fd options). Pure.
+ * Throws {@link RuntimeError} `INVALID_ARGUMENT` for out-of-range numbers.
+ */
+export function adoptMonitorArguments(options: AdoptMonitorOptions): string[] {
+  return [
+    '--exit-file',
+    options.exitFile,
+    ...outputArguments(options),
+    ...secondsArgument('drain-timeout', options.drainTimeout),
+    ...attachArguments(options),
+  ];
+}
+
+function secondsArgument(name: string, value: number | undefined): string[] {
+  if (value === undefined) return [];
+  if (!Number.isFinite(value) || value < 0) {
+    throw new RuntimeError('INVALID_ARGUMENT', `start monitor: ${name} must be a non-negative number`);
+  }
+  return [`--${name}`, String(value)];
+}
+
+function outputArguments(options: AdoptMonitorOptions): string[] {
+  const args: string[] = [];
   if (options.logPath !== undefined) args.push('--log', options.logPath);
   if (options.logFormat !== undefined) args.push('--log-format', options.logFormat);
   if (options.logMaxLine !== undefined) {
@@ -140,18 +184,14 @@ export function monitorArguments(options: StartMonitorOptions, syncFd: number): 
     }
     args.push('--log-max-line', String(options.logMaxLine));
   }
-  args.push(
-    ...seconds('timeout-create', options.timeoutCreate),
-    ...seconds('drain-timeout', options.drainTimeout),
-  );
-  const preserved = options.preserveFds?.length ?? 0;
-  if (preserved > 0) args.push('--preserve-fds', String(preserved));
-  args.push('--sync-fd', String(syncFd));
+  return args;
+}
+
+function attachArguments(options: AdoptMonitorOptions): string[] {
+  const args: string[] = [];
   if (options.attachSocket !== undefined) args.push('--attach-socket', options.attachSocket);
   if (options.stdinOnce === true) args.push('--stdin-once');
   else if (options.stdin === true) args.push('--stdin');
-  if (options.foreground === true) args.push('--foreground');
-  args.push('--', ...options.command);
   return args;
 }
 
@@ -290,6 +330,58 @@ export function startMonitor(options: StartMonitorOptions): Promise<MonitorStart
       );
     });
   });
+}
+
+/**
+ * Reads the one-line JSON answer a monitor writes on its sync fd (here: the report fd of a monitored
+ * spawn) and closes nothing. Resolves the pids on `{"pid":N,"monitorPid":M}`; rejects with
+ * {@link RuntimeError} `MONITOR_FAILED` on an error answer or when the fd ends without one, `ABORTED`
+ * when `signal` fires.
+ */
+export async function readMonitorAnswer(fd: number, signal?: AbortSignal): Promise<MonitorStarted> {
+  const buffer = Buffer.alloc(4096);
+  let text = '';
+  for (;;) {
+    signal?.throwIfAborted();
+    const got = await new Promise<number>((resolve, reject) => {
+      read(fd, buffer, 0, buffer.length, null, (error, bytesRead) =>
+        error ? reject(error) : resolve(bytesRead),
+      );
+    }).catch((error: NodeJS.ErrnoException) => {
+      throw new RuntimeError('MONITOR_FAILED', `read monitor answer: ${error.message}`, {
+        errno: error.code,
+        cause: error,
+      });
+    });
+    if (got > 0) text += buffer.toString('utf8', 0, got);
+    const newline = text.indexOf('\n');
+    if (newline >= 0 || got === 0 || text.length > syncLineLimit) {
+      const line = (newline >= 0 ? text.slice(0, newline) : text).trim();
+      if (line === '') {
+        throw new RuntimeError('MONITOR_FAILED', 'create: the monitor ended without answering');
+      }
+      let message: SyncMessage;
+      try {
+        message = JSON.parse(line) as SyncMessage;
+      } catch (error) {
+        throw new RuntimeError(
+          'MONITOR_FAILED',
+          `create: unreadable monitor answer ${JSON.stringify(line)}`,
+          {
+            cause: error,
+          },
+        );
+      }
+      if (typeof message.pid === 'number' && typeof message.monitorPid === 'number') {
+        return { pid: message.pid, monitorPid: message.monitorPid };
+      }
+      const reason = typeof message.error === 'string' ? message.error : 'unexpected answer';
+      throw failure(`create: monitor: ${reason}`, {
+        exitCode: typeof message.exitCode === 'number' ? message.exitCode : 1,
+        stderr: typeof message.stderr === 'string' ? message.stderr : '',
+      });
+    }
+  }
 }
 
 /**

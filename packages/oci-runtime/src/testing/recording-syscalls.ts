@@ -1,4 +1,12 @@
-import type { ProcessExit, SpawnPlan, SpawnResult, SyncMessage, Syscalls } from '../syscalls.js';
+import type {
+  MonitoredSpawnResult,
+  MonitorSpawn,
+  ProcessExit,
+  SpawnPlan,
+  SpawnResult,
+  SyncMessage,
+  Syscalls,
+} from '../syscalls.js';
 
 /** One recorded call: the method name and its arguments. */
 export interface RecordedCall {
@@ -22,6 +30,8 @@ export class RecordingSyscalls implements Syscalls {
   readonly script: (SyncMessage | null)[] = [];
   /** What `waitPid` / `tryWaitPid` answer. */
   exit: ProcessExit = { exitCode: 0, signal: null };
+  /** The pid `spawnMonitored` reports for the monitor. */
+  monitorPid = 3999;
   #nextFd = 100;
   #nextPid = 4000;
   readonly #failures = new Map<keyof Syscalls, Error>();
@@ -46,6 +56,18 @@ export class RecordingSyscalls implements Syscalls {
   spawn(plan: SpawnPlan): SpawnResult {
     this.#record('spawn', [plan]);
     return { pid: this.#nextPid++, syncFd: this.#nextFd++ };
+  }
+
+  /** Records the call; the monitor is as fake as the child (`monitorPid` is `monitorPid` below). */
+  spawnMonitored(plan: SpawnPlan, monitor: MonitorSpawn): MonitoredSpawnResult {
+    this.#record('spawnMonitored', [plan, monitor]);
+    return {
+      pid: this.#nextPid++,
+      syncFd: this.#nextFd++,
+      monitorPid: this.monitorPid,
+      adoptFd: this.#nextFd++,
+      reportFd: this.#nextFd++,
+    };
   }
 
   async syncRecv(fd: number): Promise<SyncMessage | null> {

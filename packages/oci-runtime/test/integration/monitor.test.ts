@@ -301,6 +301,45 @@ describe('ocikit-monitor', () => {
     expect((error as Error).cause as MonitorFailureDetails).toMatchObject({ exitCode: 137 });
   });
 
+  it('refuses adopt-mode argument mistakes with exit status 2 and a message', async () => {
+    const binary = defaultMonitorBinary();
+    const cases: [string[], RegExp][] = [
+      [
+        ['--exit-file', '/tmp/x', '--adopt-fd', '3', '--stdout-fd', '4', '--stderr-fd', '5', '--', 'true'],
+        /no COMMAND/,
+      ],
+      [['--exit-file', '/tmp/x', '--adopt-fd', '3'], /needs --stdout-fd and --stderr-fd/],
+      [
+        ['--exit-file', '/tmp/x', '--adopt-fd', '3', '--stdout-fd', '4', '--stderr-fd', '5', '--stdin'],
+        /--stdin-fd/,
+      ],
+      [['--exit-file', '/tmp/x', '--stdout-fd', '4', '--', 'true'], /need --adopt-fd/],
+      [
+        [
+          '--exit-file',
+          '/tmp/x',
+          '--adopt-fd',
+          '3',
+          '--stdout-fd',
+          '4',
+          '--stderr-fd',
+          '5',
+          '--pid-file',
+          '/tmp/p',
+        ],
+        /do not apply with --adopt-fd/,
+      ],
+    ];
+    for (const [args, message] of cases) {
+      const error = await run(binary, args).then(
+        () => undefined,
+        (failure: { code?: number; stderr?: string }) => failure,
+      );
+      expect(error?.code, args.join(' ')).toBe(2);
+      expect(error?.stderr).toMatch(message);
+    }
+  });
+
   it('rejects with MONITOR_FAILED when the monitor binary does not exist', async () => {
     const at = await newCase();
     await expect(

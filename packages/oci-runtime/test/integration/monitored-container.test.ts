@@ -11,7 +11,8 @@ import { parseCriLog } from '../../src/monitor/cri-log.js';
 import { defaultMonitorBinary } from '../../src/monitor/monitor.js';
 import { nativeBuildDirectory } from '../../src/native.js';
 import { isProcessAlive, readProcStat } from '../../src/state/process-status.js';
-import { canRunContainers, cliPath, ensureCli, makeBundle, tempDir } from './helpers.js';
+import { findProcesses } from '../../src/testing/containerd-harness.js';
+import { canRunContainers, ensureCli, makeBundle, tempDir } from './helpers.js';
 
 const run = promisify(execFile);
 const packageRoot = resolve(import.meta.dirname, '../..');
@@ -42,8 +43,8 @@ async function buildStarterScript(): Promise<string> {
   writeFileSync(
     entry,
     `import { ContainerRuntime } from ${JSON.stringify(runtimeModule)};
-const [root, id, bundle, logPath, monitorBinary, cli] = process.argv.slice(2);
-const runtime = new ContainerRuntime({ root, monitorBinary, cliCommand: [process.execPath, cli] });
+const [root, id, bundle, logPath, monitorBinary] = process.argv.slice(2);
+const runtime = new ContainerRuntime({ root, monitorBinary });
 await runtime.create(id, bundle, { monitor: { logPath, logFormat: 'cri' } });
 await runtime.start(id);
 process.stdout.write(JSON.stringify(await runtime.state(id)));
@@ -105,7 +106,7 @@ describe('a container under ocikit-monitor', () => {
       const starter = await buildStarterScript();
       const { stdout } = await run(
         process.execPath,
-        [starter, root, id, bundle, logPath, defaultMonitorBinary(), cliPath],
+        [starter, root, id, bundle, logPath, defaultMonitorBinary()],
         {
           env: { ...process.env, OCIKIT_RUNTIME_ADDON: join(nativeBuildDirectory(), 'ocikit_runtime.node') },
         },
@@ -182,7 +183,28 @@ describe('a container under ocikit-monitor', () => {
     expect(existsSync(join(root, id))).toBe(false);
   });
 
-  it.skipIf(!canRun)('reports the CLI error code of a failed create and leaves nothing behind', async () => {
+  it.skipIf(!canRun)(
+    'a create that fails inside the container leaves no monitor, state or cgroup behind',
+    async () => {
+      const id = `mon-${process.pid}-f`;
+      const bundle = makeBundle(join(tmp.dir, 'f'), ['true']);
+      const config = JSON.parse(await readFile(join(bundle, 'config.json'), 'utf8'));
+      config.mounts.push({ destination: '/broken', type: 'no-such-filesystem', source: 'none' });
+      writeFileSync(join(bundle, 'config.json'), JSON.stringify(config));
+      const exitFile = join(tmp.dir, 'f-exit.json');
+      await expect(runtime.create(id, bundle, { monitor: { exitFile } })).rejects.toMatchObject({
+        code: 'MOUNT_FAILED',
+      });
+      expect(existsSync(join(root, id))).toBe(false);
+      // The monitor was told that nothing was created, and went (its command line names the exit file).
+      await waitFor(async () => findProcesses(exitFile).length === 0, 'the monitor to exit');
+      expect(existsSync(exitFile)).toBe(false);
+      const cgroupDirectories = [...(await createCgroupManager({ path: `/${id}` }).directories()).values()];
+      for (const directory of cgroupDirectories) expect(existsSync(directory)).toBe(false);
+    },
+  );
+
+  it.skipIf(!canRun)('reports the error code of a failed create and leaves nothing behind', async () => {
     const id = `mon-${process.pid}-d`;
     await expect(runtime.create(id, join(tmp.dir, 'no-such-bundle'), { monitor: {} })).rejects.toMatchObject({
       code: 'BUNDLE_NOT_FOUND',

@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { defaultMonitorBinary, monitorArguments } from '../../src/monitor/monitor.js';
+import { adoptMonitorArguments, defaultMonitorBinary, monitorArguments } from '../../src/monitor/monitor.js';
 
 describe('monitorArguments', () => {
   it('maps every option to the monitor flags, the command last after --', () => {
@@ -96,5 +96,37 @@ describe('defaultMonitorBinary', () => {
   it('points into the package build directory', () => {
     const packageRoot = path.resolve(import.meta.dirname, '../..');
     expect(defaultMonitorBinary()).toBe(path.join(packageRoot, 'build', 'Release', 'ocikit-monitor'));
+  });
+});
+
+describe('adoptMonitorArguments', () => {
+  it('maps the output and attach options, without command, pid file or create timeout', () => {
+    expect(
+      adoptMonitorArguments({
+        exitFile: '/run/x/exit',
+        logPath: '/var/log/x.log',
+        logFormat: 'cri',
+        logMaxLine: 4096,
+        drainTimeout: 1,
+        attachSocket: '/run/x/attach',
+        stdinOnce: true,
+      }),
+    ).toEqual([
+      '--exit-file',
+      '/run/x/exit',
+      '--log',
+      '/var/log/x.log',
+      '--log-format',
+      'cri',
+      '--log-max-line',
+      '4096',
+      '--drain-timeout',
+      '1',
+      '--attach-socket',
+      '/run/x/attach',
+      '--stdin-once',
+    ]);
+    expect(adoptMonitorArguments({ exitFile: '/e' })).toEqual(['--exit-file', '/e']);
+    expect(() => adoptMonitorArguments({ exitFile: '/e', logMaxLine: 10 })).toThrow(/logMaxLine/);
   });
 });
