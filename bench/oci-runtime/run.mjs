@@ -137,7 +137,13 @@ function bundle(name, processArgs) {
 const trueBundle = bundle('bundle-true', ['true']);
 const sleepBundle = bundle('bundle-sleep', ['sleep', '1000']);
 
-const roots = { library: 'root-library', cli: 'root-cli', runc: 'root-runc', monitor: 'root-monitor' };
+const roots = {
+  library: 'root-library',
+  libraryMonitored: 'root-library-monitored',
+  cli: 'root-cli',
+  runc: 'root-runc',
+  monitor: 'root-monitor',
+};
 for (const [key, name] of Object.entries(roots)) {
   roots[key] = path.join(tmp, name);
   fs.mkdirSync(roots[key]);
@@ -165,6 +171,26 @@ async function libraryCycle(id, times) {
   t = now();
   await library.delete(id);
   times.delete.push(now() - t);
+}
+
+// The same through a monitor per container (what an engine or the CRI server uses): the addon hands the
+// container to ocikit-monitor at create, and the exit status comes from the monitor's exit file.
+const libraryMonitored = new runtime.ContainerRuntime({ root: roots.libraryMonitored });
+
+async function libraryMonitoredCycle(id, times) {
+  let t = now();
+  await libraryMonitored.create(id, trueBundle, { monitor: { logPath: path.join(tmp, `${id}.log`) } });
+  times.create.push(now() - t);
+  t = now();
+  await libraryMonitored.start(id);
+  times.start.push(now() - t);
+  t = now();
+  await libraryMonitored.waitExit(id, { pollMs: 5 });
+  times.wait.push(now() - t);
+  t = now();
+  await libraryMonitored.delete(id);
+  times.delete.push(now() - t);
+  fs.rmSync(path.join(tmp, `${id}.log`), { force: true });
 }
 
 function toolCycle(command, root, env = process.env) {
@@ -200,6 +226,11 @@ function toolCycle(command, root, env = process.env) {
 
 const paths = [
   { key: 'library', label: 'library (`ContainerRuntime`)', cycle: libraryCycle },
+  {
+    key: 'libraryMonitored',
+    label: 'library, under `ocikit-monitor`',
+    cycle: libraryMonitoredCycle,
+  },
   { key: 'cli', label: 'CLI (`node dist/cli.cjs`)', cycle: toolCycle(cliCommand, roots.cli) },
   { key: 'runc', label: 'runc 1.1 CLI', cycle: toolCycle(['runc'], roots.runc) },
 ];
@@ -234,6 +265,9 @@ if (process.env.NODE_EXTRA_CA_CERTS !== undefined) {
     });
   }
 }
+// Table order: the library paths, the CLI as containerd gets it, the Node CLI for reference, runc last.
+const pathOrder = ['library', 'libraryMonitored', 'frontEnd', 'frontEndClean', 'cli', 'cliClean', 'runc'];
+paths.sort((a, b) => pathOrder.indexOf(a.key) - pathOrder.indexOf(b.key));
 const totals = Object.fromEntries(paths.map((p) => [p.key, []]));
 const phaseTimes = Object.fromEntries(
   paths.map((p) => [p.key, Object.fromEntries(phases.map((phase) => [phase, []]))]),
@@ -306,37 +340,21 @@ for (const [label, argv, allowFailure, env] of startup) {
 // 3. memory: ocikit-monitor per running container, containerd-shim-runc-v2 per running container
 
 console.error(`memory: ${monitorCount} monitored containers ...`);
+const monitoredRuntime = new runtime.ContainerRuntime({ root: roots.monitor });
 const monitors = [];
 try {
   for (let i = 0; i < monitorCount; i++) {
     const id = `bench-monitor-${i}`;
-    const pidFile = path.join(tmp, `${id}.pid`);
-    const started = await runtime.startMonitor({
-      command: [
-        ...cliCommand,
-        '--root',
-        roots.monitor,
-        'create',
-        '--bundle',
-        sleepBundle,
-        '--pid-file',
-        pidFile,
-        id,
-      ],
-      exitFile: path.join(tmp, `${id}.exit`),
-      pidFile,
-      logPath: path.join(tmp, `${id}.log`),
-    });
-    await run([...cliCommand, '--root', roots.monitor, 'start', id]);
-    monitors.push({ id, ...started });
+    await monitoredRuntime.create(id, sleepBundle, { monitor: { logPath: path.join(tmp, `${id}.log`) } });
+    await monitoredRuntime.start(id);
+    const record = await monitoredRuntime.store.read(id);
+    monitors.push({ id, monitorPid: record.monitor.pid });
   }
   await sleep(500);
   for (const monitor of monitors) Object.assign(monitor, memoryOf(monitor.monitorPid));
 } finally {
   for (const monitor of monitors) {
-    await run([...cliCommand, '--root', roots.monitor, 'delete', '--force', monitor.id], {
-      allowFailure: true,
-    });
+    await monitoredRuntime.delete(monitor.id, { force: true }).catch(() => undefined);
   }
   const deadline = Date.now() + 5_000;
   const alive = (pid) => fs.existsSync(`/proc/${pid}`);
