@@ -14,7 +14,8 @@
       "target_name": "ocikit-monitor",
       "type": "executable",
       "sources": ["native/monitor/monitor.c"],
-      "cflags": ["-Wall", "-O2"]
+      "cflags": ["-Wall", "-O2"],
+      "ldflags": ["<!@(sh native/monitor/link-flags.sh)"]
     },
     {
       "target_name": "ocikit-runtime",
