@@ -683,6 +683,22 @@ static void read_pid_file(void) {
   init_pid = (pid_t)value;
 }
 
+/* init_pid is set: take an exit seen before it was known, check the init is ours, tell the starter. */
+static void init_known(void) {
+  for (unsigned index = 0; index < EARLY_EXIT_SLOTS; index++) {
+    if (early_exits[index].pid == init_pid) {
+      init_status = early_exits[index].status;
+      init_exited = 1;
+      memcpy(init_exited_at, early_exits[index].at, TIMESTAMP_SIZE);
+      break;
+    }
+  }
+  if (!init_exited && parent_of(init_pid) != getpid()) {
+    fail_creation(1, "container process %d is not a child of the monitor", (int)init_pid);
+  }
+  sync_send_pid();
+}
+
 /* COMMAND has exited: decide whether the container exists and whom to watch. */
 static void command_finished(int timed_out) {
   if (timed_out) {
@@ -697,18 +713,7 @@ static void command_finished(int timed_out) {
                   WEXITSTATUS(command_status));
   }
   read_pid_file();
-  for (unsigned index = 0; index < EARLY_EXIT_SLOTS; index++) {
-    if (early_exits[index].pid == init_pid) {
-      init_status = early_exits[index].status;
-      init_exited = 1;
-      memcpy(init_exited_at, early_exits[index].at, TIMESTAMP_SIZE);
-      break;
-    }
-  }
-  if (!init_exited && parent_of(init_pid) != getpid()) {
-    fail_creation(1, "container process %d is not a child of the monitor", (int)init_pid);
-  }
-  sync_send_pid();
+  init_known();
 }
 
 /* ---- the exit file ----------------------------------------------------------------------------- */
@@ -1049,18 +1054,7 @@ static void adopt_finished(void) {
     fail_creation(1, "adopt fd does not hold a pid: \"%.32s\"", adopt_text);
   }
   init_pid = (pid_t)value;
-  for (unsigned index = 0; index < EARLY_EXIT_SLOTS; index++) {
-    if (early_exits[index].pid == init_pid) {
-      init_status = early_exits[index].status;
-      init_exited = 1;
-      memcpy(init_exited_at, early_exits[index].at, TIMESTAMP_SIZE);
-      break;
-    }
-  }
-  if (!init_exited && parent_of(init_pid) != getpid()) {
-    fail_creation(1, "container process %d is not a child of the monitor", (int)init_pid);
-  }
-  sync_send_pid();
+  init_known();
 }
 
 /* ---- main -------------------------------------------------------------------------------------- */
