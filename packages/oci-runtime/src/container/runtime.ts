@@ -1,4 +1,13 @@
-import { existsSync, readFileSync, renameSync, statSync, writeFileSync, writeSync } from 'node:fs';
+import {
+  accessSync,
+  constants,
+  existsSync,
+  readFileSync,
+  renameSync,
+  statSync,
+  writeFileSync,
+  writeSync,
+} from 'node:fs';
 import { open, rm, writeFile } from 'node:fs/promises';
 import { isAbsolute, join, resolve } from 'node:path';
 import { createCgroupManager } from '../cgroups/create.js';
@@ -626,9 +635,19 @@ export class ContainerRuntime {
       stdin: monitor.stdin,
       stdinOnce: monitor.stdinOnce,
     });
+    const binary = this.#options.monitorBinary ?? defaultMonitorBinary();
+    try {
+      accessSync(binary, constants.X_OK);
+    } catch (error) {
+      throw new RuntimeError('MONITOR_FAILED', `create: monitor ${binary} is not an executable`, {
+        path: binary,
+        errno: (error as NodeJS.ErrnoException).code,
+        cause: error,
+      });
+    }
     return {
       spawn: {
-        binary: this.#options.monitorBinary ?? defaultMonitorBinary(),
+        binary,
         args,
         stdin: monitor.stdin === true || monitor.stdinOnce === true,
       },

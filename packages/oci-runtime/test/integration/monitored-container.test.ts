@@ -204,6 +204,21 @@ describe('a container under ocikit-monitor', () => {
     },
   );
 
+  it.skipIf(!canRun)(
+    'fails MONITOR_FAILED naming a missing monitor binary, before anything is made',
+    async () => {
+      const id = `mon-${process.pid}-g`;
+      const bundle = makeBundle(join(tmp.dir, 'g'), ['true']);
+      const missing = join(tmp.dir, 'no-such-monitor');
+      const withoutMonitor = new ContainerRuntime({ root, monitorBinary: missing });
+      await expect(withoutMonitor.create(id, bundle, { monitor: {} })).rejects.toMatchObject({
+        code: 'MONITOR_FAILED',
+        path: missing,
+      });
+      expect(existsSync(join(root, id))).toBe(false);
+    },
+  );
+
   it.skipIf(!canRun)('reports the error code of a failed create and leaves nothing behind', async () => {
     const id = `mon-${process.pid}-d`;
     await expect(runtime.create(id, join(tmp.dir, 'no-such-bundle'), { monitor: {} })).rejects.toMatchObject({
