@@ -2,11 +2,11 @@ import { Transform, type TransformCallback } from 'node:stream';
 import { type ContentProvider, hasRefStore } from './content-provider.js';
 import { type Descriptor, descriptorData } from './descriptor.js';
 import { isDigest } from './digest.js';
-import { OciImageError } from './errors.js';
 import { isImageDocumentMediaType } from './image-document.js';
 import { walkImage } from './image-walk.js';
 import { throwIfAborted } from './internal/abort.js';
 import { forEachLimited } from './internal/limit.js';
+import { resolveRoot } from './internal/resolve-root.js';
 import { isIndexMediaType } from './media-types.js';
 import type { Platform } from './platform.js';
 import { selectManifest } from './platform-match.js';
@@ -75,21 +75,7 @@ export async function copy(
 ): Promise<CopyResult> {
   const { signal } = options;
   throwIfAborted(signal, 'copy');
-  let root: Descriptor;
-  if (typeof source === 'string') {
-    if (!hasRefStore(from)) {
-      throw new OciImageError(
-        'REFS_UNSUPPORTED',
-        `copy: the source keeps no refs, cannot resolve "${source}"`,
-        {
-          path: source,
-        },
-      );
-    }
-    root = await from.resolve(source, { signal });
-  } else {
-    root = source;
-  }
+  let root = await resolveRoot(from, source, 'copy: the source', signal);
   if (options.platform !== undefined && isIndexMediaType(root.mediaType)) {
     const index = await readIndex(from, root, { signal });
     root = selectManifest(index.value, options.platform);

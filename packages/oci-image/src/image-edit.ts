@@ -5,6 +5,7 @@ import { OciImageError } from './errors.js';
 import { type ImageConfig, type ParsedImageConfig, parseImageConfig } from './image-config.js';
 import { throwIfAborted } from './internal/abort.js';
 import { encodeJson } from './internal/json.js';
+import { resolveRoot } from './internal/resolve-root.js';
 import { type ParsedManifest, parseManifest } from './manifest.js';
 import { MediaType } from './media-types.js';
 import { readImageConfig, readManifest } from './read-blob.js';
@@ -248,21 +249,7 @@ export async function editImage(
 ): Promise<EditResult> {
   const { signal } = options;
   throwIfAborted(signal, 'edit image');
-  let baseDescriptor: Descriptor;
-  if (typeof base === 'string') {
-    if (!hasRefStore(provider)) {
-      throw new OciImageError(
-        'REFS_UNSUPPORTED',
-        `edit image: the provider keeps no refs, cannot resolve "${base}"`,
-        {
-          path: base,
-        },
-      );
-    }
-    baseDescriptor = await provider.resolve(base, { signal });
-  } else {
-    baseDescriptor = base;
-  }
+  const baseDescriptor = await resolveRoot(provider, base, 'edit image: the provider', signal);
   const manifest = await readManifest(provider, baseDescriptor, { signal });
   const config = await readImageConfig(provider, manifest.value.config, { signal });
   const created = options.created ?? new Date().toISOString();
