@@ -108,7 +108,6 @@ export {
   LayerReader,
   type ReadLayerOptions,
   readLayer,
-  toLayerError,
 } from './layer/read-layer.js';
 export {
   classifyWhiteout,
