@@ -1,5 +1,5 @@
 import { type BigIntStats, constants } from 'node:fs';
-import { type FileHandle, open, stat } from 'node:fs/promises';
+import { type FileHandle, open, readlink, stat } from 'node:fs/promises';
 import { PassThrough, Readable, Transform, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { getAttribute, listAttributes } from '@napi-rs/xattr';
@@ -106,13 +106,14 @@ function isUnsupported(error: unknown): boolean {
 }
 
 /**
- * The header of a file as it is on disk (type, mode with setuid/setgid/sticky, owner, size, mtime, link
- * target, device numbers), or undefined for a socket. Xattrs are read by the caller.
+ * The header of the file `absolute` (layer path `path`, lstat result `stats`) as it is on disk (type, mode
+ * with setuid/setgid/sticky, owner, size, mtime, symlink target read from `absolute`, device numbers), or
+ * undefined for a socket. Xattrs are read by the caller.
  */
 export async function headerFromStats(
   path: string,
+  absolute: string,
   stats: BigIntStats,
-  readLinkTarget: () => Promise<string>,
 ): Promise<TarEntryHeader | undefined> {
   const type = entryTypeOf(stats);
   if (type === undefined) return undefined;
@@ -125,7 +126,7 @@ export async function headerFromStats(
     size: type === 'file' ? Number(stats.size) : 0,
     mtime: Math.max(0, Number(stats.mtimeNs / 1_000_000_000n)),
   };
-  if (type === 'symlink') header.linkname = await readLinkTarget();
+  if (type === 'symlink') header.linkname = await readlink(absolute);
   if (type === 'character-device' || type === 'block-device') {
     const { major, minor } = deviceNumbers(stats.rdev);
     header.devmajor = major;

@@ -1,4 +1,3 @@
-import { readlink } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { type WalkNode, walkTree } from '../internal/walk.js';
 import {
@@ -37,7 +36,7 @@ async function* directoryNodes(
   yield* walkTree<LayerNode>(
     root,
     async (file) => {
-      const header = await headerFromStats(file.path, file.stats, () => readlink(file.absolute));
+      const header = await headerFromStats(file.path, file.absolute, file.stats);
       if (header === undefined) return [];
       if (options.xattrs !== false) {
         header.xattrs = filterXattrs(await readXattrs(file.absolute), file.path, options.xattrs);

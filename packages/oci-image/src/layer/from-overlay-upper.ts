@@ -1,4 +1,3 @@
-import { readlink } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { OciImageError } from '../errors.js';
 import { type WalkNode, walkTree } from '../internal/walk.js';
@@ -71,7 +70,7 @@ async function* upperNodes(
           );
         }
       }
-      const header = await headerFromStats(file.path, stats, () => readlink(file.absolute));
+      const header = await headerFromStats(file.path, file.absolute, stats);
       if (header === undefined) return [];
       const slash = file.path.lastIndexOf('/');
       const parent = slash < 0 ? '' : file.path.slice(0, slash + 1);

@@ -1,7 +1,7 @@
 import { Readable } from 'node:stream';
-import type { Digest } from '../digest.js';
 import { OciImageError } from '../errors.js';
-import { applyLayer } from '../layer/apply-layer.js';
+import { baseOf, joinRelative, parentOf } from '../internal/safe-path.js';
+import { type ApplyLayerOptions, applyLayer } from '../layer/apply-layer.js';
 import { type LayerDigests, type LayerReader, readLayer } from '../layer/read-layer.js';
 import {
   encodeTarHeader,
@@ -11,15 +11,9 @@ import {
   tarPadding,
 } from '../layer/tar-writer.js';
 import { classifyWhiteout } from '../layer/whiteout.js';
-import type { Compression } from '../media-types.js';
 
-/** Options of {@link applyLayerAsOverlayLower}. */
-export interface OverlayLowerOptions {
-  compression?: Compression | 'auto' | undefined;
-  /** When given, the blob must have this digest (and size). */
-  expected?: { digest: Digest; size?: number | undefined } | undefined;
-  signal?: AbortSignal | undefined;
-}
+/** Options of {@link applyLayerAsOverlayLower}: those of `applyLayer` that concern reading the blob. */
+export type OverlayLowerOptions = Pick<ApplyLayerOptions, 'compression' | 'expected' | 'signal'>;
 
 // what overlayfs reads as "this directory hides the lower ones" (Documentation/filesystems/overlayfs.rst)
 const OPAQUE_XATTR = 'trusted.overlay.opaque';
@@ -62,15 +56,14 @@ async function* overlayLowerTar(reader: LayerReader): AsyncGenerator<Buffer, voi
   const directories = new Map<string, TarEntryHeader>();
   for await (const { header, body } of reader) {
     const path = normalise(header.name);
-    const slash = path.lastIndexOf('/');
-    const parent = slash < 0 ? '' : path.slice(0, slash);
-    const base = path.slice(slash + 1);
+    const parent = parentOf(path);
+    const base = baseOf(path);
     const mtime = Math.max(0, Math.floor(header.mtime));
     const whiteout = classifyWhiteout(base);
     if (whiteout.kind === 'meta') continue;
     if (whiteout.kind === 'whiteout') {
       yield encodeTarHeader({
-        path: parent === '' ? whiteout.name : `${parent}/${whiteout.name}`,
+        path: joinRelative(parent, whiteout.name),
         type: 'character-device',
         mode: 0,
         uid: 0,

@@ -5,6 +5,7 @@ import type { Readable } from 'node:stream';
 import { layerChainId } from '../chain-id.js';
 import type { Digest } from '../digest.js';
 import { isOciImageError, OciImageError } from '../errors.js';
+import { throwIfAborted } from '../internal/abort.js';
 import type { Compression } from '../media-types.js';
 import type { Mount } from './mount.js';
 import { applyLayerAsOverlayLower, type OverlayLowerOptions } from './overlay-lower.js';
@@ -99,12 +100,6 @@ function checkKey(key: string, action: string): void {
     throw new OciImageError('SNAPSHOT_INVALID_KEY', `${action}: a snapshot key must be a non-empty string`, {
       path: String(key),
     });
-  }
-}
-
-function throwIfAborted(signal: AbortSignal | undefined, action: string): void {
-  if (signal?.aborted === true) {
-    throw new OciImageError('ABORTED', `${action}: aborted`, { cause: signal.reason });
   }
 }
 
