@@ -10,12 +10,6 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import {
-  buildBusyboxImageArchive as buildImageArchive,
-  findProcesses as processesMentioning,
-  startContainerd,
-  writeRuntimeWrapper,
-} from '../../packages/oci-runtime/dist/testing/index.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const packageRoot = path.resolve(here, '../../packages/oci-runtime');
@@ -85,17 +79,7 @@ function run(argv, { allowFailure = false, env = process.env } = {}) {
 
 /** Resolves once `pid` has exited (gone, or a zombie waiting for whoever inherited it). */
 async function waitExited(pid) {
-  for (;;) {
-    let stat;
-    try {
-      stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-    } catch {
-      return;
-    }
-    const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
-    if (state === 'Z' || state === 'X') return;
-    await sleep(1);
-  }
+  while (runtime.isProcessAlive(pid, '')) await sleep(1);
 }
 
 function summary(samples) {
@@ -365,12 +349,12 @@ try {
 const shims = [];
 if (withContainerd) {
   console.error('memory: containerd-shim-runc-v2 (runc and ocikit-runtime) ...');
-  const containerd = await startContainerd();
+  const containerd = await testing.startContainerd();
   try {
-    const archive = buildImageArchive(containerd.dir, rootfs);
+    const archive = testing.buildBusyboxImageArchive(containerd.dir, rootfs);
     const imported = containerd.ctr(['images', 'import', '--base-name', 'bench/busybox', archive]);
     if (imported.code !== 0) throw new Error(`ctr images import: ${imported.stderr}`);
-    const wrapper = writeRuntimeWrapper(containerd.dir, cli);
+    const wrapper = testing.writeRuntimeWrapper(containerd.dir, cli);
     const common = ['--runc-root', containerd.runtimeRoot, '--fifo-dir', containerd.fifoDir];
     for (const [id, label, extra] of [
       ['shim-runc', 'containerd-shim-runc-v2 (runc)', []],
@@ -388,7 +372,7 @@ if (withContainerd) {
       ]);
       if (started.code !== 0) throw new Error(`ctr run ${id}: ${started.stderr}`);
       await sleep(500);
-      const [pid] = processesMentioning('containerd-shim-runc-v2', containerd.address, `-id\0${id}\0`);
+      const [pid] = testing.findProcesses('containerd-shim-runc-v2', containerd.address, `-id\0${id}\0`);
       if (pid !== undefined) shims.push({ label, pid, ...memoryOf(pid) });
     }
   } finally {
