@@ -16,16 +16,22 @@ export function errnoOf(error: unknown): string | undefined {
   return typeof code === 'string' ? code : undefined;
 }
 
+/** A CGROUP_FAILED error for `action` (which names the thing), with the errno or the error's text. */
+export function cgroupFailed(action: string, path: string | undefined, error: unknown): RuntimeError {
+  const errno = errnoOf(error);
+  return new RuntimeError('CGROUP_FAILED', `${action}: ${errno ?? String(error)}`, {
+    path,
+    errno,
+    cause: error,
+  });
+}
+
 /** Reads a file; throws CGROUP_FAILED. */
 export async function readText(fs: CgroupFileSystem, path: string): Promise<string> {
   try {
     return await fs.readFile(path);
   } catch (error) {
-    throw new RuntimeError('CGROUP_FAILED', `read cgroup file ${path}: ${errnoOf(error) ?? String(error)}`, {
-      path,
-      errno: errnoOf(error),
-      cause: error,
-    });
+    throw cgroupFailed(`read cgroup file ${path}`, path, error);
   }
 }
 
@@ -35,11 +41,7 @@ export async function readOptional(fs: CgroupFileSystem, path: string): Promise<
     return await fs.readFile(path);
   } catch (error) {
     if (errnoOf(error) === 'ENOENT') return undefined;
-    throw new RuntimeError('CGROUP_FAILED', `read cgroup file ${path}: ${errnoOf(error) ?? String(error)}`, {
-      path,
-      errno: errnoOf(error),
-      cause: error,
-    });
+    throw cgroupFailed(`read cgroup file ${path}`, path, error);
   }
 }
 
@@ -60,15 +62,16 @@ export async function writeValue(fs: CgroupFileSystem, path: string, value: stri
         { path, errno, cause: error },
       );
     }
-    throw new RuntimeError(
-      'CGROUP_FAILED',
-      `write ${JSON.stringify(value)} to ${path}: ${errno ?? String(error)}`,
-      {
-        path,
-        errno,
-        cause: error,
-      },
-    );
+    throw cgroupFailed(`write ${JSON.stringify(value)} to ${path}`, path, error);
+  }
+}
+
+/** mkdir of one cgroup directory (an existing one is fine). Throws CGROUP_FAILED. */
+export async function makeDirectory(fs: CgroupFileSystem, directory: string): Promise<void> {
+  try {
+    await fs.mkdir(directory);
+  } catch (error) {
+    throw cgroupFailed(`create cgroup ${directory}`, directory, error);
   }
 }
 
@@ -79,19 +82,7 @@ export async function makeDirectories(fs: CgroupFileSystem, base: string, direct
   let current = base;
   for (const part of relative.split('/')) {
     current = posix.join(current, part);
-    try {
-      await fs.mkdir(current);
-    } catch (error) {
-      throw new RuntimeError(
-        'CGROUP_FAILED',
-        `create cgroup ${current}: ${errnoOf(error) ?? String(error)}`,
-        {
-          path: current,
-          errno: errnoOf(error),
-          cause: error,
-        },
-      );
-    }
+    await makeDirectory(fs, current);
   }
 }
 
@@ -120,11 +111,7 @@ async function childDirectories(fs: CgroupFileSystem, directory: string): Promis
     return entries.filter((entry) => entry.isDirectory).map((entry) => posix.join(directory, entry.name));
   } catch (error) {
     if (errnoOf(error) === 'ENOENT') return [];
-    throw new RuntimeError('CGROUP_FAILED', `list cgroup ${directory}: ${errnoOf(error) ?? String(error)}`, {
-      path: directory,
-      errno: errnoOf(error),
-      cause: error,
-    });
+    throw cgroupFailed(`list cgroup ${directory}`, directory, error);
   }
 }
 
@@ -161,11 +148,7 @@ export async function removeTree(
       const errno = errnoOf(error);
       if (errno === 'ENOENT') return;
       if (errno !== 'EBUSY' || Date.now() > deadline) {
-        throw new RuntimeError('CGROUP_FAILED', `remove cgroup ${directory}: ${errno ?? String(error)}`, {
-          path: directory,
-          errno,
-          cause: error,
-        });
+        throw cgroupFailed(`remove cgroup ${directory}`, directory, error);
       }
     }
     await sleep(pause, options.signal);
@@ -179,12 +162,7 @@ export function signalPids(pids: readonly number[], signal: number): void {
     try {
       process.kill(pid, signal);
     } catch (error) {
-      if (errnoOf(error) !== 'ESRCH') {
-        throw new RuntimeError('CGROUP_FAILED', `kill ${pid}: ${errnoOf(error) ?? String(error)}`, {
-          errno: errnoOf(error),
-          cause: error,
-        });
-      }
+      if (errnoOf(error) !== 'ESRCH') throw cgroupFailed(`kill ${pid}`, undefined, error);
     }
   }
 }

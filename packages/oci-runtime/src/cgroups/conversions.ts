@@ -3,6 +3,7 @@
  * runc's libcontainer/cgroups/utils.go so containers behave the same under either runtime.
  */
 import { RuntimeError } from '../errors.js';
+import type { CgroupRdma } from './resources.js';
 
 /** The "unlimited" value reported for v2 `max`: runc says 2^64 - 1, which as a double is 2^64. */
 export const CGROUP_V2_MAX = 2 ** 64;
@@ -72,6 +73,14 @@ export function cpuMaxValue(quota: number | undefined, period: number | undefine
 /** `pids.max` content: a positive limit as is, anything else (0, -1) as `max`. */
 export function pidsMaxValue(limit: number): string {
   return limit > 0 ? String(limit) : 'max';
+}
+
+/** One `rdma.max` line (`<device> hca_handle=N hca_object=N`), or undefined when `limits` sets neither. */
+export function rdmaMaxValue(device: string, limits: CgroupRdma): string | undefined {
+  const parts = [device];
+  if (limits.hcaHandles !== undefined) parts.push(`hca_handle=${limits.hcaHandles}`);
+  if (limits.hcaObjects !== undefined) parts.push(`hca_object=${limits.hcaObjects}`);
+  return parts.length > 1 ? parts.join(' ') : undefined;
 }
 
 /** Parses a cgroup number that may be `max` (→ {@link CGROUP_V2_MAX}). Empty/garbage → 0. */

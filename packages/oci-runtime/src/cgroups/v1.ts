@@ -5,8 +5,8 @@
 import { posix } from 'node:path';
 import { RuntimeError } from '../errors.js';
 import {
+  cgroupFailed,
   collectPids,
-  errnoOf,
   makeDirectories,
   readOptional,
   readText,
@@ -15,7 +15,7 @@ import {
   sleep,
   writeValue,
 } from './cgroup-files.js';
-import { assertHugepageSize, pidsMaxValue } from './conversions.js';
+import { assertHugepageSize, pidsMaxValue, rdmaMaxValue } from './conversions.js';
 import { DeviceEmulator, deviceRuleLine } from './devices-emulator.js';
 import type { CgroupFileSystem } from './file-system.js';
 import type {
@@ -90,11 +90,7 @@ export async function discoverV1Mounts(
   try {
     entries = await fileSystem.readdir(root);
   } catch (error) {
-    throw new RuntimeError('CGROUP_FAILED', `list cgroup root ${root}: ${errnoOf(error) ?? String(error)}`, {
-      path: root,
-      errno: errnoOf(error),
-      cause: error,
-    });
+    throw cgroupFailed(`list cgroup root ${root}`, root, error);
   }
   for (const entry of entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))) {
     if (!entry.isDirectory) continue;
@@ -270,12 +266,10 @@ export class V1CgroupManager implements CgroupManager {
       );
     }
     for (const [device, limits] of Object.entries(resources.rdma ?? {})) {
-      const parts = [device];
-      if (limits.hcaHandles !== undefined) parts.push(`hca_handle=${limits.hcaHandles}`);
-      if (limits.hcaObjects !== undefined) parts.push(`hca_object=${limits.hcaObjects}`);
-      if (parts.length === 1) continue;
+      const line = rdmaMaxValue(device, limits);
+      if (line === undefined) continue;
       const directory = await this.#require('rdma', 'rdma');
-      await writeValue(this.#fs, posix.join(directory, 'rdma.max'), parts.join(' '));
+      await writeValue(this.#fs, posix.join(directory, 'rdma.max'), line);
     }
   }
 

@@ -7,6 +7,7 @@ import { RuntimeError } from '../errors.js';
 import {
   collectPids,
   errnoOf,
+  makeDirectory,
   readOptional,
   readText,
   removeTree,
@@ -23,6 +24,7 @@ import {
   memorySwapToV2,
   parseCgroupNumber,
   pidsMaxValue,
+  rdmaMaxValue,
   v2LimitValue,
 } from './conversions.js';
 import type { CgroupFileSystem } from './file-system.js';
@@ -120,24 +122,11 @@ export class V2CgroupManager implements CgroupManager {
       .filter((name) => name !== '');
     const levels = posix.relative(this.#root, directory).split('/');
     let current = this.#root;
-    for (const [index, part] of levels.entries()) {
+    for (const part of levels) {
       // Each parent must delegate the controllers to its children before the child can use them.
       if (available.length > 0) await this.#enableControllers(current, available);
       current = posix.join(current, part);
-      try {
-        await this.#fs.mkdir(current);
-      } catch (error) {
-        throw new RuntimeError(
-          'CGROUP_FAILED',
-          `create cgroup ${current}: ${errnoOf(error) ?? String(error)}`,
-          {
-            path: current,
-            errno: errnoOf(error),
-            cause: error,
-          },
-        );
-      }
-      if (index === levels.length - 1) break;
+      await makeDirectory(this.#fs, current);
     }
   }
 
@@ -190,10 +179,8 @@ export class V2CgroupManager implements CgroupManager {
       if (await this.#fs.exists(reserved)) await writeValue(this.#fs, reserved, value);
     }
     for (const [device, limits] of Object.entries(resources.rdma ?? {})) {
-      const parts = [device];
-      if (limits.hcaHandles !== undefined) parts.push(`hca_handle=${limits.hcaHandles}`);
-      if (limits.hcaObjects !== undefined) parts.push(`hca_object=${limits.hcaObjects}`);
-      if (parts.length > 1) await writeValue(this.#fs, file('rdma.max'), parts.join(' '));
+      const line = rdmaMaxValue(device, limits);
+      if (line !== undefined) await writeValue(this.#fs, file('rdma.max'), line);
     }
     if (resources.network?.classID !== undefined || (resources.network?.priorities?.length ?? 0) > 0) {
       this.#notes.push('network ignored: net_cls and net_prio do not exist on cgroup v2');
