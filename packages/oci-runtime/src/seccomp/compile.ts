@@ -418,31 +418,23 @@ function emitCondition(assembler: BpfAssembler, condition: Condition, fail: BpfL
       break;
     }
     case 'SCMP_CMP_GT':
-    case 'SCMP_CMP_GE': {
-      // A > V ⇔ A.hi > V.hi, or A.hi = V.hi and A.lo > V.lo (≥ for GE).
-      const equalHigh = next();
-      const checkLow = next();
-      assembler.loadAbsolute(highOffset);
-      assembler.branch(BPF.JGT, high(value), match, equalHigh);
-      assembler.place(equalHigh);
-      assembler.branch(BPF.JEQ, high(value), checkLow, fail);
-      assembler.place(checkLow);
-      assembler.loadAbsolute(lowOffset);
-      assembler.branch(condition.op === 'SCMP_CMP_GT' ? BPF.JGT : BPF.JGE, low(value), match, fail);
-      break;
-    }
+    case 'SCMP_CMP_GE':
     case 'SCMP_CMP_LT':
     case 'SCMP_CMP_LE': {
-      // A < V ⇔ not A ≥ V; A ≤ V ⇔ not A > V.
+      // A > V ⇔ A.hi > V.hi, or A.hi = V.hi and A.lo > V.lo (≥ for GE). A < V ⇔ not A ≥ V and
+      // A ≤ V ⇔ not A > V, so LT and LE are that test with the outcomes swapped.
+      const negated = condition.op === 'SCMP_CMP_LT' || condition.op === 'SCMP_CMP_LE';
+      const [holds, fails] = negated ? [fail, match] : [match, fail];
+      const strict = condition.op === 'SCMP_CMP_GT' || condition.op === 'SCMP_CMP_LE';
       const equalHigh = next();
       const checkLow = next();
       assembler.loadAbsolute(highOffset);
-      assembler.branch(BPF.JGT, high(value), fail, equalHigh);
+      assembler.branch(BPF.JGT, high(value), holds, equalHigh);
       assembler.place(equalHigh);
-      assembler.branch(BPF.JEQ, high(value), checkLow, match);
+      assembler.branch(BPF.JEQ, high(value), checkLow, fails);
       assembler.place(checkLow);
       assembler.loadAbsolute(lowOffset);
-      assembler.branch(condition.op === 'SCMP_CMP_LT' ? BPF.JGE : BPF.JGT, low(value), fail, match);
+      assembler.branch(strict ? BPF.JGT : BPF.JGE, low(value), holds, fails);
       break;
     }
     case 'SCMP_CMP_MASKED_EQ': {
