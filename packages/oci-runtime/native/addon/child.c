@@ -110,15 +110,6 @@ static void send_msg(int type, int value, const char *a, const char *b) {
   }
 }
 
-static int recv_msg(struct ock_msg *msg) {
-  for (;;) {
-    ssize_t n = recv(g_sync, msg, sizeof *msg, 0);
-    if (n < 0 && errno == EINTR) continue;
-    if (n != (ssize_t)sizeof *msg) return -1;
-    return 0;
-  }
-}
-
 static int g_ready = 0;
 
 /* Reports "<what><arg>" with the current errno to the parent and exits. Past READY nobody reads
@@ -145,11 +136,23 @@ static void fail_errno(int err, const char *what, const char *arg) {
   fail(what, arg);
 }
 
+/* Waits for a message of `type` into buf (cap bytes, at least one ock_msg header) and returns its length;
+ * a longer packet is cut at cap (SOCK_SEQPACKET). ABORT ends the child quietly. */
+static size_t expect_into(void *buf, size_t cap, int type, const char *what) {
+  ssize_t n;
+  do {
+    n = recv(g_sync, buf, cap, 0);
+  } while (n < 0 && errno == EINTR);
+  if (n < (ssize_t)sizeof(struct ock_msg)) fail_errno(EPIPE, "sync: parent went away while waiting for ", what);
+  const struct ock_msg *msg = buf;
+  if (msg->type == OCK_MSG_ABORT) _exit(1);
+  if (msg->type != type) fail_errno(EPROTO, "sync: unexpected message waiting for ", what);
+  return (size_t)n;
+}
+
 static void expect(int type, const char *what) {
   struct ock_msg msg;
-  if (recv_msg(&msg) != 0) fail_errno(EPIPE, "sync: parent went away while waiting for ", what);
-  if (msg.type == OCK_MSG_ABORT) _exit(1);
-  if (msg.type != type) fail_errno(EPROTO, "sync: unexpected message waiting for ", what);
+  expect_into(&msg, sizeof msg, type, what);
 }
 
 /* ---- walking inside the rootfs without following symlinks ---- */
@@ -255,9 +258,25 @@ static unsigned long locked_flags(const char *path) {
   return flags;
 }
 
+/*
+ * Opens the directory holding rel as a real (not O_PATH) directory fd, as the *at calls that create an
+ * entry need one, and points *name at the last component. Fails with `escape` (a symlink on the way) or
+ * `what` followed by rel.
+ */
+static int open_parent_dir(int rootfd, const char *rel, const char *escape, const char *what, const char **name) {
+  char parent[4096];
+  char path[64];
+  int dir = walk_parent(rootfd, rel, parent, sizeof parent, name);
+  if (dir < 0) fail(errno == ELOOP || errno == EXDEV ? escape : what, rel);
+  fd_path(path, sizeof path, dir);
+  int real = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  close(dir);
+  if (real < 0) fail(what, rel);
+  return real;
+}
+
 static void run_op(int rootfd, const struct ock_op *op) {
   char path[64];
-  char parent[4096];
   const char *name;
   switch (op->kind) {
     case OCK_OP_MKDIR: {
@@ -267,25 +286,14 @@ static void run_op(int rootfd, const struct ock_op *op) {
       return;
     }
     case OCK_OP_SYMLINK: {
-      int dir = walk_parent(rootfd, op->target, parent, sizeof parent, &name);
-      if (dir < 0) fail(errno == ELOOP || errno == EXDEV ? "mount-escape: symlink " : "symlink ", op->target);
-      /* The parent was opened O_PATH; symlinkat needs a real directory fd. */
-      fd_path(path, sizeof path, dir);
-      int real = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-      close(dir);
-      if (real < 0) fail("symlink ", op->target);
+      int real = open_parent_dir(rootfd, op->target, "mount-escape: symlink ", "symlink ", &name);
       if (op->create == 2) (void)unlinkat(real, name, 0);
       if (symlinkat(op->source, real, name) < 0 && errno != EEXIST) fail("symlink ", op->target);
       close(real);
       return;
     }
     case OCK_OP_MKNOD: {
-      int dir = walk_parent(rootfd, op->target, parent, sizeof parent, &name);
-      if (dir < 0) fail(errno == ELOOP || errno == EXDEV ? "mount-escape: mknod " : "mknod ", op->target);
-      fd_path(path, sizeof path, dir);
-      int real = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-      close(dir);
-      if (real < 0) fail("mknod ", op->target);
+      int real = open_parent_dir(rootfd, op->target, "mount-escape: mknod ", "mknod ", &name);
       (void)unlinkat(real, name, 0);
       if (mknodat(real, name, op->mode, (dev_t)op->dev) < 0) fail("mknod ", op->target);
       if (fchownat(real, name, (uid_t)op->uid, (gid_t)op->gid, AT_SYMLINK_NOFOLLOW) < 0) fail("chown ", op->target);
@@ -558,14 +566,8 @@ static union {
 } g_go;
 
 static void expect_go(void) {
-  ssize_t n;
-  do {
-    n = recv(g_sync, &g_go, sizeof g_go - 1, 0);
-  } while (n < 0 && errno == EINTR);
-  if (n < (ssize_t)sizeof(struct ock_msg)) fail_errno(EPIPE, "sync: parent went away while waiting for ", "go");
-  if (g_go.msg.type == OCK_MSG_ABORT) _exit(1);
-  if (g_go.msg.type != OCK_MSG_GO) fail_errno(EPROTO, "sync: unexpected message waiting for ", "go");
-  if (n > (ssize_t)sizeof(struct ock_msg)) {
+  size_t n = expect_into(&g_go, sizeof g_go - 1, OCK_MSG_GO, "go");
+  if (n > sizeof(struct ock_msg)) {
     g_go.raw[n] = '\0';
     g_hook_state = g_go.raw + sizeof(struct ock_msg);
   }
