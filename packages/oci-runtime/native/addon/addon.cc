@@ -50,6 +50,38 @@ Napi::Error errnoError(Napi::Env env, const std::string &what, int err) {
   return e;
 }
 
+// A blocking call run on the libuv thread pool that settles a promise: Execute() sets err_ (an errno)
+// on failure, Resolve() builds the value on the JS thread; `what` names the call in the rejection.
+class PromiseWorker : public Napi::AsyncWorker {
+ public:
+  PromiseWorker(Napi::Env env, const char *what) : Napi::AsyncWorker(env), what_(what), deferred_(Napi::Promise::Deferred::New(env)) {}
+  void OnOK() override {
+    if (err_ != 0) {
+      deferred_.Reject(errnoError(Env(), what_, err_).Value());
+      return;
+    }
+    deferred_.Resolve(Resolve(Env()));
+  }
+  void OnError(const Napi::Error &e) override { deferred_.Reject(e.Value()); }
+
+  // Queues a worker built from the fd or pid in the call's first argument and returns its promise.
+  template <typename Worker>
+  static Napi::Value Start(const Napi::CallbackInfo &info) {
+    auto *w = new Worker(info.Env(), info[0].As<Napi::Number>().Int32Value());
+    Napi::Promise p = w->deferred_.Promise();
+    w->Queue();
+    return p;
+  }
+
+ protected:
+  virtual Napi::Value Resolve(Napi::Env env) = 0;
+  int err_ = 0;
+
+ private:
+  const char *what_;
+  Napi::Promise::Deferred deferred_;
+};
+
 bool has(const Napi::Object &o, const char *key) {
   if (!o.Has(key)) return false;
   Napi::Value v = o.Get(key);
@@ -269,6 +301,20 @@ void fillConfig(Arena &a, const Napi::Object &o, ock_config &c) {
   if (c.hook_state == nullptr) c.hook_state = a.str("");
 }
 
+// A raw clone without namespace flags: fork()'s atfork handlers could wait on locks other threads hold.
+long rawFork() { return syscall(SYS_clone, SIGCHLD, 0, 0, 0, 0); }
+
+// Clones stage 1 of the container process, which talks on sync[1]; returns its pid (or -1) in the parent.
+long cloneStage1(ock_config &config, const int sync[2]) {
+  config.sync_fd = sync[1];
+  long pid = rawFork();
+  if (pid == 0) {
+    close(sync[0]);
+    ock_child_main(&config);
+  }
+  return pid;
+}
+
 // spawn(plan) -> { pid, syncFd }: clones stage 1 of the container process.
 Napi::Value Spawn(const Napi::CallbackInfo &info) {
   Napi::Env env = info.Env();
@@ -277,17 +323,12 @@ Napi::Value Spawn(const Napi::CallbackInfo &info) {
   fillConfig(arena, info[0].As<Napi::Object>(), config);
   int sv[2];
   if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) throw errnoError(env, "socketpair", errno);
-  config.sync_fd = sv[1];
-  long pid = syscall(SYS_clone, SIGCHLD, 0, 0, 0, 0);
+  long pid = cloneStage1(config, sv);
   if (pid < 0) {
     int err = errno;
     close(sv[0]);
     close(sv[1]);
     throw errnoError(env, "clone", err);
-  }
-  if (pid == 0) {
-    close(sv[0]);
-    ock_child_main(&config);
   }
   close(sv[1]);
   Napi::Object out = Napi::Object::New(env);
@@ -349,7 +390,6 @@ Napi::Value SpawnMonitored(const Napi::CallbackInfo &info) {
     closeEverything();
     throw errnoError(env, "spawn monitored: pipes", saved);
   }
-  config.sync_fd = sv[1];
   config.stdio_fds[0] = keepStdin ? in[0] : devnull;
   config.stdio_fds[1] = out[1];
   config.stdio_fds[2] = err[1];
@@ -371,26 +411,21 @@ Napi::Value SpawnMonitored(const Napi::CallbackInfo &info) {
   argv.push_back(nullptr);
   const int keep[] = {adopt[0], out[0], err[0], in[1], report[1]};
 
-  // Raw clone (like spawn): fork()'s atfork handlers could wait on locks other threads hold.
-  pid_t first = static_cast<pid_t>(syscall(SYS_clone, SIGCHLD, 0, 0, 0, 0));
+  pid_t first = static_cast<pid_t>(rawFork());
   if (first < 0) {
     saved = errno;
     closeEverything();
     throw errnoError(env, "spawn monitored: fork", saved);
   }
   if (first == 0) {
-    pid_t monitor = static_cast<pid_t>(syscall(SYS_clone, SIGCHLD, 0, 0, 0, 0));
+    pid_t monitor = static_cast<pid_t>(rawFork());
     if (monitor != 0) _exit(monitor < 0 ? 1 : 0);
     (void)setsid();
     if (prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) < 0) _exit(1);
     // Node's ends: the container must not hold them while it waits on the exec fifo.
     close(adopt[1]);
     close(report[0]);
-    long stage1 = syscall(SYS_clone, SIGCHLD, 0, 0, 0, 0);
-    if (stage1 == 0) {
-      close(sv[0]);
-      ock_child_main(&config);
-    }
+    long stage1 = cloneStage1(config, sv);
     char line[64];
     size_t n = formatDecimal(line, stage1);
     line[n++] = ' ';
@@ -433,10 +468,9 @@ Napi::Value SpawnMonitored(const Napi::CallbackInfo &info) {
   return result;
 }
 
-class RecvWorker : public Napi::AsyncWorker {
+class RecvWorker : public PromiseWorker {
  public:
-  RecvWorker(Napi::Env env, int fd) : Napi::AsyncWorker(env), fd_(fd), deferred_(Napi::Promise::Deferred::New(env)) {}
-  Napi::Promise Promise() { return deferred_.Promise(); }
+  RecvWorker(Napi::Env env, int fd) : PromiseWorker(env, "recv sync"), fd_(fd) {}
   void Execute() override {
     memset(&msg_, 0, sizeof msg_);
     for (;;) {
@@ -451,40 +485,26 @@ class RecvWorker : public Napi::AsyncWorker {
       return;
     }
   }
-  void OnOK() override {
-    Napi::Env env = Env();
-    if (err_ != 0) {
-      deferred_.Reject(errnoError(env, "recv sync", err_).Value());
-      return;
-    }
-    if (eof_) {
-      deferred_.Resolve(env.Null());
-      return;
-    }
+
+ protected:
+  Napi::Value Resolve(Napi::Env env) override {
+    if (eof_) return env.Null();
     Napi::Object o = Napi::Object::New(env);
     o.Set("type", Napi::Number::New(env, msg_.type));
     o.Set("value", Napi::Number::New(env, msg_.value));
     msg_.text[sizeof msg_.text - 1] = '\0';
     o.Set("text", Napi::String::New(env, msg_.text));
-    deferred_.Resolve(o);
+    return o;
   }
-  void OnError(const Napi::Error &e) override { deferred_.Reject(e.Value()); }
 
  private:
   int fd_;
   ock_msg msg_{};
-  int err_ = 0;
   bool eof_ = false;
-  Napi::Promise::Deferred deferred_;
 };
 
 // syncRecv(fd) -> Promise<{type, value, text} | null>; null at end of stream.
-Napi::Value SyncRecv(const Napi::CallbackInfo &info) {
-  auto *w = new RecvWorker(info.Env(), info[0].As<Napi::Number>().Int32Value());
-  Napi::Promise p = w->Promise();
-  w->Queue();
-  return p;
-}
+Napi::Value SyncRecv(const Napi::CallbackInfo &info) { return PromiseWorker::Start<RecvWorker>(info); }
 
 // syncSend(fd, type, value, text?): one message to the child; text (up to 64 KiB) follows the header.
 Napi::Value SyncSend(const Napi::CallbackInfo &info) {
@@ -512,10 +532,9 @@ Napi::Object statusObject(Napi::Env env, int status) {
   return o;
 }
 
-class WaitWorker : public Napi::AsyncWorker {
+class WaitWorker : public PromiseWorker {
  public:
-  WaitWorker(Napi::Env env, int pid) : Napi::AsyncWorker(env), pid_(pid), deferred_(Napi::Promise::Deferred::New(env)) {}
-  Napi::Promise Promise() { return deferred_.Promise(); }
+  WaitWorker(Napi::Env env, int pid) : PromiseWorker(env, "waitpid"), pid_(pid) {}
   void Execute() override {
     for (;;) {
       pid_t r = waitpid(pid_, &status_, __WALL);
@@ -524,29 +543,17 @@ class WaitWorker : public Napi::AsyncWorker {
       return;
     }
   }
-  void OnOK() override {
-    if (err_ != 0) {
-      deferred_.Reject(errnoError(Env(), "waitpid", err_).Value());
-      return;
-    }
-    deferred_.Resolve(statusObject(Env(), status_));
-  }
-  void OnError(const Napi::Error &e) override { deferred_.Reject(e.Value()); }
+
+ protected:
+  Napi::Value Resolve(Napi::Env env) override { return statusObject(env, status_); }
 
  private:
   int pid_;
   int status_ = 0;
-  int err_ = 0;
-  Napi::Promise::Deferred deferred_;
 };
 
 // waitPid(pid) -> Promise<{exitCode, signal}>: blocking waitpid on the thread pool.
-Napi::Value WaitPid(const Napi::CallbackInfo &info) {
-  auto *w = new WaitWorker(info.Env(), info[0].As<Napi::Number>().Int32Value());
-  Napi::Promise p = w->Promise();
-  w->Queue();
-  return p;
-}
+Napi::Value WaitPid(const Napi::CallbackInfo &info) { return PromiseWorker::Start<WaitWorker>(info); }
 
 // tryWaitPid(pid) -> {exitCode, signal} | null (still running); throws ECHILD for a non-child.
 Napi::Value TryWaitPid(const Napi::CallbackInfo &info) {
@@ -619,10 +626,9 @@ Napi::Value ListenUnix(const Napi::CallbackInfo &info) {
   return Napi::Number::New(info.Env(), fd);
 }
 
-class AcceptFdWorker : public Napi::AsyncWorker {
+class AcceptFdWorker : public PromiseWorker {
  public:
-  AcceptFdWorker(Napi::Env env, int fd) : Napi::AsyncWorker(env), fd_(fd), deferred_(Napi::Promise::Deferred::New(env)) {}
-  Napi::Promise Promise() { return deferred_.Promise(); }
+  AcceptFdWorker(Napi::Env env, int fd) : PromiseWorker(env, "receive fd"), fd_(fd) {}
   void Execute() override {
     int conn = accept4(fd_, nullptr, nullptr, SOCK_CLOEXEC);
     if (conn < 0) {
@@ -647,29 +653,17 @@ class AcceptFdWorker : public Napi::AsyncWorker {
     if (err_ == 0) memcpy(&received_, CMSG_DATA(cm), sizeof(int));
     close(conn);
   }
-  void OnOK() override {
-    if (err_ != 0) {
-      deferred_.Reject(errnoError(Env(), "receive fd", err_).Value());
-      return;
-    }
-    deferred_.Resolve(Napi::Number::New(Env(), received_));
-  }
-  void OnError(const Napi::Error &e) override { deferred_.Reject(e.Value()); }
+
+ protected:
+  Napi::Value Resolve(Napi::Env env) override { return Napi::Number::New(env, received_); }
 
  private:
   int fd_;
-  int err_ = 0;
   int received_ = -1;
-  Napi::Promise::Deferred deferred_;
 };
 
 // acceptFd(listenFd) -> Promise<fd>: accepts one connection and receives one fd with SCM_RIGHTS.
-Napi::Value AcceptFd(const Napi::CallbackInfo &info) {
-  auto *w = new AcceptFdWorker(info.Env(), info[0].As<Napi::Number>().Int32Value());
-  Napi::Promise p = w->Promise();
-  w->Queue();
-  return p;
-}
+Napi::Value AcceptFd(const Napi::CallbackInfo &info) { return PromiseWorker::Start<AcceptFdWorker>(info); }
 
 long bpfCall(int cmd, union bpf_attr *attr) { return syscall(SYS_bpf, cmd, attr, sizeof *attr); }
 
