@@ -290,6 +290,24 @@ static void sync_send_pid(void) {
   sync_close();
 }
 
+/* Writes {"error":message,"exitCode":N,"stderr":<tail of COMMAND's stderr>} on the sync fd and closes it. */
+static void sync_send_error(const char *message, int exit_code) {
+  if (opts.sync_fd < 0) return;
+  char number[32];
+  write_all(opts.sync_fd, "{\"error\":\"", 10);
+  sync_write_escaped(message, strlen(message));
+  int length = snprintf(number, sizeof number, "\",\"exitCode\":%d,\"stderr\":\"", exit_code);
+  write_all(opts.sync_fd, number, (size_t)length);
+  /* Start the tail at a line or character boundary when it was cut. */
+  size_t start = 0;
+  if (stderr_tail_length == STDERR_TAIL_SIZE) {
+    while (start < stderr_tail_length && ((unsigned char)stderr_tail[start] & 0xc0) == 0x80) start++;
+  }
+  sync_write_escaped(stderr_tail + start, stderr_tail_length - start);
+  write_all(opts.sync_fd, "\"}\n", 3);
+  sync_close();
+}
+
 /* Reports a failed creation on the sync fd (and on stderr) and exits 1. */
 static void fail_creation(int exit_code, const char *format, ...) {
   char message[512];
@@ -298,21 +316,7 @@ static void fail_creation(int exit_code, const char *format, ...) {
   vsnprintf(message, sizeof message, format, args);
   va_end(args);
   diagnostic("%s", message);
-  if (opts.sync_fd >= 0) {
-    char number[32];
-    write_all(opts.sync_fd, "{\"error\":\"", 10);
-    sync_write_escaped(message, strlen(message));
-    int length = snprintf(number, sizeof number, "\",\"exitCode\":%d,\"stderr\":\"", exit_code);
-    write_all(opts.sync_fd, number, (size_t)length);
-    /* Start the tail at a line or character boundary when it was cut. */
-    size_t start = 0;
-    if (stderr_tail_length == STDERR_TAIL_SIZE) {
-      while (start < stderr_tail_length && ((unsigned char)stderr_tail[start] & 0xc0) == 0x80) start++;
-    }
-    sync_write_escaped(stderr_tail + start, stderr_tail_length - start);
-    write_all(opts.sync_fd, "\"}\n", 3);
-    sync_close();
-  }
+  sync_send_error(message, exit_code);
   if (opts.attach_socket != NULL) unlink(opts.attach_socket);
   _exit(1);
 }
@@ -768,11 +772,8 @@ static void usage_error(const char *format, ...) {
   diagnostic("usage: ocikit-monitor --exit-file PATH --pid-file PATH [--log PATH] [--log-format raw|cri] "
              "[--log-max-line N] [--sync-fd N] [--timeout-create S] [--drain-timeout S] [--preserve-fds N] "
              "[--attach-socket PATH] [--stdin] [--stdin-once] [--foreground] -- COMMAND [ARGS...]");
-  if (opts.sync_fd >= 3) {
-    write_all(opts.sync_fd, "{\"error\":\"", 10);
-    sync_write_escaped(message, strlen(message));
-    write_all(opts.sync_fd, "\",\"exitCode\":2,\"stderr\":\"\"}\n", 28);
-  }
+  /* Nothing has run yet, so the stderr tail is empty; the sync fd, when set, is >= 3. */
+  sync_send_error(message, 2);
   _exit(2);
 }
 
@@ -885,36 +886,28 @@ static void close_fds(unsigned first, unsigned last) {
   close_range_fallback(first, last);
 }
 
-/* Closes inherited fds above 2 except the preserved ones and the sync fd; makes 0..2 valid. */
+/* Closes inherited fds above 2 except the preserved ones, the sync fd and the adopted ones; makes 0..2 valid. */
 static void tidy_file_descriptors(void) {
-  unsigned keep_until = 3 + (unsigned)opts.preserve_fds; /* first fd not preserved */
-  if (opts.adopt_fd >= 0) {
-    /* Keep exactly the adopted fds (and the sync fd), in ascending order, closing the gaps. */
-    int keep[5] = {opts.sync_fd, opts.adopt_fd, opts.stdout_fd, opts.stderr_fd, opts.stdin_write_fd};
-    for (int i = 0; i < 5; i++) {
-      for (int j = i + 1; j < 5; j++) {
-        if (keep[j] < keep[i]) {
-          int swap = keep[i];
-          keep[i] = keep[j];
-          keep[j] = swap;
-        }
+  /* Keep the preserved fds, then the sync fd and the adopted ones (-1 when unset, and parse_arguments puts
+   * the sync fd above the preserved ones), in ascending order, closing the gaps. */
+  int keep[5] = {opts.sync_fd, opts.adopt_fd, opts.stdout_fd, opts.stderr_fd, opts.stdin_write_fd};
+  for (int i = 0; i < 5; i++) {
+    for (int j = i + 1; j < 5; j++) {
+      if (keep[j] < keep[i]) {
+        int swap = keep[i];
+        keep[i] = keep[j];
+        keep[j] = swap;
       }
     }
-    unsigned next = 3;
-    for (int i = 0; i < 5; i++) {
-      if (keep[i] < 3 || (unsigned)keep[i] < next) continue;
-      close_fds(next, (unsigned)keep[i] - 1);
-      fcntl(keep[i], F_SETFD, FD_CLOEXEC);
-      next = (unsigned)keep[i] + 1;
-    }
-    close_fds(next, ~0U);
-  } else if (opts.sync_fd >= 0) {
-    close_fds(keep_until, (unsigned)opts.sync_fd - 1);
-    close_fds((unsigned)opts.sync_fd + 1, ~0U);
-    fcntl(opts.sync_fd, F_SETFD, FD_CLOEXEC);
-  } else {
-    close_fds(keep_until, ~0U);
   }
+  unsigned next = 3 + (unsigned)opts.preserve_fds; /* first fd not preserved */
+  for (int i = 0; i < 5; i++) {
+    if (keep[i] < 3 || (unsigned)keep[i] < next) continue;
+    close_fds(next, (unsigned)keep[i] - 1);
+    fcntl(keep[i], F_SETFD, FD_CLOEXEC);
+    next = (unsigned)keep[i] + 1;
+  }
+  close_fds(next, ~0U);
   for (int fd = 0; fd <= 2; fd++) {
     if (fcntl(fd, F_GETFD) < 0) {
       int null_fd = open("/dev/null", O_RDWR);
@@ -957,6 +950,24 @@ static void daemonize(void) {
   close(ready[1]);
 }
 
+static void set_nonblocking(int fd) { fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK); }
+
+/* The read ends of the container's stdout and stderr, and (with --stdin) the write end of its stdin. */
+static void watch_container_pipes(int out_fd, int err_fd, int in_fd) {
+  streams[0].fd = out_fd;
+  streams[1].fd = err_fd;
+  for (int index = 0; index < 2; index++) {
+    int flags = fcntl(streams[index].fd, F_GETFL);
+    /* Only an adopted fd can be bad: COMMAND's pipes were made just now. */
+    if (flags < 0) fail_creation(1, "adopted %s fd %d: %s", streams[index].name, streams[index].fd, strerror(errno));
+    fcntl(streams[index].fd, F_SETFL, flags | O_NONBLOCK);
+  }
+  if (opts.keep_stdin) {
+    stdin_fd = in_fd;
+    set_nonblocking(stdin_fd);
+  }
+}
+
 static void start_command(sigset_t *old_mask) {
   int out_pipe[2];
   int err_pipe[2];
@@ -989,34 +1000,16 @@ static void start_command(sigset_t *old_mask) {
   close(null_fd);
   close(out_pipe[1]);
   close(err_pipe[1]);
-  if (opts.keep_stdin) {
-    close(in_pipe[0]);
-    stdin_fd = in_pipe[1];
-    fcntl(stdin_fd, F_SETFL, fcntl(stdin_fd, F_GETFL) | O_NONBLOCK);
-  }
+  if (opts.keep_stdin) close(in_pipe[0]);
   /* The preserved fds belong to COMMAND now. */
   if (opts.preserve_fds > 0) close_fds(3, 2 + (unsigned)opts.preserve_fds);
-  streams[0].fd = out_pipe[0];
-  streams[1].fd = err_pipe[0];
-  for (int index = 0; index < 2; index++) {
-    int flags = fcntl(streams[index].fd, F_GETFL);
-    fcntl(streams[index].fd, F_SETFL, flags | O_NONBLOCK);
-  }
+  watch_container_pipes(out_pipe[0], err_pipe[0], in_pipe[1]);
 }
 
 /* Adopt mode: the container's pipes were made by whoever exec'd the monitor. */
 static void adopt_start(void) {
-  streams[0].fd = opts.stdout_fd;
-  streams[1].fd = opts.stderr_fd;
-  for (int index = 0; index < 2; index++) {
-    int flags = fcntl(streams[index].fd, F_GETFL);
-    if (flags < 0) fail_creation(1, "adopted %s fd %d: %s", streams[index].name, streams[index].fd, strerror(errno));
-    fcntl(streams[index].fd, F_SETFL, flags | O_NONBLOCK);
-  }
-  if (opts.keep_stdin) {
-    stdin_fd = opts.stdin_write_fd;
-    fcntl(stdin_fd, F_SETFL, fcntl(stdin_fd, F_GETFL) | O_NONBLOCK);
-  }
+  set_nonblocking(opts.adopt_fd);
+  watch_container_pipes(opts.stdout_fd, opts.stderr_fd, opts.stdin_write_fd);
   /* Children that ended before the exec (the first stage does, quickly) are reaped now. */
   reap_children();
 }
@@ -1099,7 +1092,6 @@ int main(int argc, char **argv) {
 
   if (opts.attach_socket != NULL) attach_open();
   if (opts.adopt_fd >= 0) {
-    fcntl(opts.adopt_fd, F_SETFL, fcntl(opts.adopt_fd, F_GETFL) | O_NONBLOCK);
     adopt_start();
   } else {
     start_command(&old_mask);
