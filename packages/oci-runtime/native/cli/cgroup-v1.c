@@ -21,8 +21,7 @@ static const char *const v1_controllers[] = {"cpuset", "cpu", "cpuacct", "blkio"
                                              "net_prio", "hugetlb", "pids", "rdma", "misc"};
 
 static int known_controller(const char *name, size_t n) {
-  if (n > 5 && memcmp(name, "name=", 5) == 0) return 1;
-  if (n == 5 && memcmp(name, "name=", 5) == 0) return 1; /* startsWith('name=') */
+  if (n >= 5 && memcmp(name, "name=", 5) == 0) return 1; /* startsWith('name=') */
   for (size_t i = 0; i < sizeof v1_controllers / sizeof v1_controllers[0]; i++)
     if (strlen(v1_controllers[i]) == n && memcmp(v1_controllers[i], name, n) == 0) return 1;
   return 0;

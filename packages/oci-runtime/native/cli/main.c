@@ -158,6 +158,16 @@ static int load(const struct settings *s, const char *id, const struct target *t
   return rc;
 }
 
+/* locate, load and derive_status together: 0 with *status set, 1 (reported), or FALLBACK. */
+static int examine(const struct settings *s, const char *id, struct target *t, struct record *r, int freezer,
+                   int *status) {
+  if (locate(s, id, t) != 0) return FALLBACK;
+  int rc = load(s, id, t, r);
+  if (rc != 0) return rc;
+  *status = derive_status(s, r, t->fifo, freezer);
+  return *status < 0 ? FALLBACK : 0;
+}
+
 /* ---------- start ---------- */
 
 /* Reads the exec fifo's byte like runtime.ts start(): 1 when the init sent it, 0 when it exited first. */
@@ -205,12 +215,10 @@ static int write_running(const struct record *r, const struct target *t) {
 static int cmd_start(const struct settings *s, const char *id) {
   struct target t;
   struct record r;
-  if (locate(s, id, &t) != 0) return FALLBACK;
-  int rc = load(s, id, &t, &r);
+  int status;
+  int rc = examine(s, id, &t, &r, 1, &status);
   if (rc != 0) return rc;
   if (r.has_poststart) return FALLBACK;
-  int status = derive_status(s, &r, t.fifo, 1);
-  if (status < 0) return FALLBACK;
   if (status != ST_CREATED) {
     char message[256];
     if (status == ST_STOPPED)
@@ -248,11 +256,9 @@ static int cmd_start(const struct settings *s, const char *id) {
 static int cmd_state(const struct settings *s, const char *id) {
   struct target t;
   struct record r;
-  if (locate(s, id, &t) != 0) return FALLBACK;
-  int rc = load(s, id, &t, &r);
+  int status;
+  int rc = examine(s, id, &t, &r, 1, &status);
   if (rc != 0) return rc;
-  int status = derive_status(s, &r, t.fifo, 1);
-  if (status < 0) return FALLBACK;
   struct buffer b = {0};
   buf_str(&b, "{\n  \"ociVersion\": ");
   buf_add(&b, r.oci_version.p, r.oci_version.n);
@@ -310,11 +316,9 @@ static int cmd_kill(const struct settings *s, const char *id, const char *signal
   if (signal_number < 0) return FALLBACK;
   struct target t;
   struct record r;
-  if (locate(s, id, &t) != 0) return FALLBACK;
-  int rc = load(s, id, &t, &r);
+  int status;
+  int rc = examine(s, id, &t, &r, 0, &status);
   if (rc != 0) return rc;
-  int status = derive_status(s, &r, t.fifo, 0);
-  if (status < 0) return FALLBACK;
   if (status == ST_STOPPED || status == ST_CREATING) {
     report_error(s, "container not running", "CONTAINER_NOT_RUNNING", id);
     return 1;
