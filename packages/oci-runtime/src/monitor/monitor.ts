@@ -210,6 +210,51 @@ function failure(message: string, details: MonitorFailureDetails): RuntimeError 
   });
 }
 
+/** How errors about a monitor's one-line JSON answer are worded by each of its two readers. */
+interface AnswerWords {
+  /** Prefixes the error of an answer that reports a failure (`<prefix>: <reason>`). */
+  prefix: string;
+  /** Names the answer in the error for one that is not JSON. */
+  unreadable: string;
+  /** The reason used when the answer carries neither pids nor an error. */
+  unexpected: string;
+}
+
+const startAnswerWords: AnswerWords = {
+  prefix: 'start monitor',
+  unreadable: 'start monitor: unreadable sync message',
+  unexpected: 'unexpected sync message',
+};
+
+const adoptAnswerWords: AnswerWords = {
+  prefix: 'create: monitor',
+  unreadable: 'create: unreadable monitor answer',
+  unexpected: 'unexpected answer',
+};
+
+/**
+ * Decodes the monitor's answer line: the pids on `{"pid":N,"monitorPid":M}`, else throws
+ * `MONITOR_FAILED` (carrying the reported exit code and stderr as {@link MonitorFailureDetails}).
+ */
+function parseAnswer(line: string, words: AnswerWords): MonitorStarted {
+  let message: SyncMessage;
+  try {
+    message = JSON.parse(line) as SyncMessage;
+  } catch (error) {
+    throw new RuntimeError('MONITOR_FAILED', `${words.unreadable} ${JSON.stringify(line)}`, {
+      cause: error,
+    });
+  }
+  if (typeof message.pid === 'number' && typeof message.monitorPid === 'number') {
+    return { pid: message.pid, monitorPid: message.monitorPid };
+  }
+  const reason = typeof message.error === 'string' ? message.error : words.unexpected;
+  throw failure(`${words.prefix}: ${reason}`, {
+    exitCode: typeof message.exitCode === 'number' ? message.exitCode : 1,
+    stderr: typeof message.stderr === 'string' ? message.stderr : '',
+  });
+}
+
 /**
  * Starts a monitor that runs `options.command` (a container "create"), and resolves once the container
  * exists: the command exited 0 and its pid file was read. The monitor daemonizes (unless `foreground`),
@@ -258,31 +303,16 @@ export function startMonitor(options: StartMonitorOptions): Promise<MonitorStart
       settleWithError(new RuntimeError('ABORTED', 'start monitor: aborted', { cause: signal?.reason }));
     };
     const interpret = (line: string): void => {
-      let message: SyncMessage;
+      let started: MonitorStarted;
       try {
-        message = JSON.parse(line) as SyncMessage;
+        started = parseAnswer(line, startAnswerWords);
       } catch (error) {
-        settleWithError(
-          new RuntimeError(
-            'MONITOR_FAILED',
-            `start monitor: unreadable sync message ${JSON.stringify(line)}`,
-            {
-              cause: error,
-            },
-          ),
-        );
+        settleWithError(error as RuntimeError);
         return;
       }
-      if (typeof message.pid === 'number' && typeof message.monitorPid === 'number') {
-        if (settled) return;
-        cleanUp();
-        resolve({ pid: message.pid, monitorPid: message.monitorPid });
-        return;
-      }
-      const exitCode = typeof message.exitCode === 'number' ? message.exitCode : 1;
-      const stderr = typeof message.stderr === 'string' ? message.stderr : '';
-      const reason = typeof message.error === 'string' ? message.error : 'unexpected sync message';
-      settleWithError(failure(`start monitor: ${reason}`, { exitCode, stderr }));
+      if (settled) return;
+      cleanUp();
+      resolve(started);
     };
 
     signal?.addEventListener('abort', onAbort, { once: true });
@@ -360,26 +390,7 @@ export async function readMonitorAnswer(fd: number, signal?: AbortSignal): Promi
       if (line === '') {
         throw new RuntimeError('MONITOR_FAILED', 'create: the monitor ended without answering');
       }
-      let message: SyncMessage;
-      try {
-        message = JSON.parse(line) as SyncMessage;
-      } catch (error) {
-        throw new RuntimeError(
-          'MONITOR_FAILED',
-          `create: unreadable monitor answer ${JSON.stringify(line)}`,
-          {
-            cause: error,
-          },
-        );
-      }
-      if (typeof message.pid === 'number' && typeof message.monitorPid === 'number') {
-        return { pid: message.pid, monitorPid: message.monitorPid };
-      }
-      const reason = typeof message.error === 'string' ? message.error : 'unexpected answer';
-      throw failure(`create: monitor: ${reason}`, {
-        exitCode: typeof message.exitCode === 'number' ? message.exitCode : 1,
-        stderr: typeof message.stderr === 'string' ? message.stderr : '',
-      });
+      return parseAnswer(line, adoptAnswerWords);
     }
   }
 }
