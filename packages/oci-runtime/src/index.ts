@@ -55,20 +55,22 @@ export {
   type CgroupBind,
   defaultDevices,
   type InitPlanOptions,
-  ioPriorityClasses,
-  ioPriorityValue,
   type NamespacePlan,
   personalityDomains,
   personalityValue,
   planNamespaces,
-  SCHED_ATTR_SIZE,
-  schedulerAttributes,
-  schedulerFlagBits,
-  schedulerPolicyNumbers,
   timeOffsetsText,
 } from './container/init-plan.js';
 export { type ParsedMountOptions, parseMountOptions, propagationOf } from './container/mount-options.js';
 export { buildProcessPlan, type ProcessPlan, type ProcessPlanOptions } from './container/process-plan.js';
+export {
+  ioPriorityClasses,
+  ioPriorityValue,
+  SCHED_ATTR_SIZE,
+  schedulerAttributes,
+  schedulerFlagBits,
+  schedulerPolicyNumbers,
+} from './container/process-scheduling.js';
 export { resolveInRoot } from './container/resolve-in-root.js';
 export {
   type CgroupManagerFactory,

@@ -3,6 +3,7 @@ import { capabilityMask, lastCapability } from '../spec/capabilities.js';
 import type { Process } from '../spec/config.js';
 import { rlimitNumber } from '../spec/rlimits.js';
 import type { SpawnPlan } from '../syscalls.js';
+import { ioPriorityValue, schedulerAttributes } from './process-scheduling.js';
 
 /** The process-related part of a {@link SpawnPlan}, shared by `create` (init) and `exec`. */
 export type ProcessPlan = Pick<
@@ -22,6 +23,8 @@ export type ProcessPlan = Pick<
   | 'terminal'
   | 'consoleRows'
   | 'consoleCols'
+  | 'schedulerAttributes'
+  | 'ioPriority'
 >;
 
 /** Options of {@link buildProcessPlan}. */
@@ -39,10 +42,15 @@ function toBigint(value: number | bigint): bigint {
 }
 
 /**
- * Translates a runtime-spec `process` into plan fields: capability masks, rlimit numbers, ids.
- * Pure. Throws `INVALID_SPEC` for empty args or unknown capability / rlimit names.
+ * Translates a runtime-spec `process` into plan fields: capability masks, rlimit numbers, ids, the
+ * scheduler and I/O priority. Pure. Throws `INVALID_SPEC` for empty args, unknown capability / rlimit
+ * names, or a scheduler / I/O priority out of range.
  */
 export function buildProcessPlan(process: Process, options: ProcessPlanOptions = {}): ProcessPlan {
+  const scheduling = {
+    schedulerAttributes: process.scheduler === undefined ? undefined : schedulerAttributes(process.scheduler),
+    ioPriority: process.ioPriority === undefined ? undefined : ioPriorityValue(process.ioPriority),
+  };
   const args = process.args ?? [];
   if (args.length === 0) {
     throw new RuntimeError('INVALID_SPEC', 'process: args must not be empty', { path: 'process.args' });
@@ -83,5 +91,6 @@ export function buildProcessPlan(process: Process, options: ProcessPlanOptions =
     terminal: process.terminal ?? false,
     consoleRows: process.consoleSize?.height,
     consoleCols: process.consoleSize?.width,
+    ...scheduling,
   };
 }

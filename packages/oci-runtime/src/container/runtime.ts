@@ -40,13 +40,7 @@ import {
   type SpawnResult,
   type Syscalls,
 } from '../syscalls.js';
-import {
-  buildInitPlan,
-  type CgroupBind,
-  ioPriorityValue,
-  planNamespaces,
-  schedulerAttributes,
-} from './init-plan.js';
+import { buildInitPlan, type CgroupBind, planNamespaces } from './init-plan.js';
 import { buildProcessPlan } from './process-plan.js';
 import { spawnContainerProcess } from './spawn-process.js';
 import { rfc3339Nano, sleep } from './timestamps.js';
@@ -483,7 +477,7 @@ export class ContainerRuntime {
         try {
           const fd = sys.openFd(join.path, OpenFlag.RDONLY);
           fds.push(fd);
-          return { fd, type: namespaceFlag(join.type) };
+          return { fd, type: namespaceCloneFlags[join.type] };
         } catch (error) {
           throw new RuntimeError(
             'NAMESPACE_PATH_INVALID',
@@ -576,10 +570,9 @@ export class ContainerRuntime {
           });
         },
       });
-      record.pid = pid;
-      record.pidStartTime = readProcStat(pid)?.startTime ?? '';
+      // onPid recorded the pid and its start time already.
       record.status = 'created';
-      record.sharedPidNamespace = (namespaces.cloneFlags & 0x20000000) === 0;
+      record.sharedPidNamespace = (namespaces.cloneFlags & namespaceCloneFlags.pid) === 0;
       if (monitored !== undefined && record.monitor !== undefined) {
         adoptOpen = false;
         record.monitor.pid = await handOver(sys, monitored, pid, signal);
@@ -594,14 +587,7 @@ export class ContainerRuntime {
         adoptOpen = false;
         sys.closeFd(monitored.adoptFd);
       }
-      if (record.pid > 0) {
-        try {
-          process.kill(record.pid, 'SIGKILL');
-        } catch {
-          // gone
-        }
-        await this.#waitGone(record.pid, record.pidStartTime, 5000);
-      }
+      if (record.pid > 0) await this.#killAndWait(record.pid, record.pidStartTime, 5000);
       if (cgroup !== undefined) await cgroup.destroy().catch(() => undefined);
       await rm(dir, { recursive: true, force: true });
       throw error;
@@ -737,16 +723,26 @@ export class ContainerRuntime {
   async #stopMonitor(monitor: MonitorRecord, signal?: AbortSignal): Promise<void> {
     for (let waited = 0; isProcessAlive(monitor.pid, monitor.startTime); waited += 20) {
       if (waited >= monitorGraceMs) {
-        try {
-          process.kill(monitor.pid, 'SIGKILL');
-        } catch {
-          // gone
-        }
-        await this.#waitGone(monitor.pid, monitor.startTime, 5000, signal);
+        await this.#killAndWait(monitor.pid, monitor.startTime, 5000, signal);
         return;
       }
       await sleep(20, signal);
     }
+  }
+
+  /** SIGKILLs the process (gone already is fine), then {@link #waitGone}s it. */
+  async #killAndWait(
+    pid: number,
+    startTime: string,
+    timeoutMs: number,
+    signal?: AbortSignal,
+  ): Promise<boolean> {
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      // gone already
+    }
+    return this.#waitGone(pid, startTime, timeoutMs, signal);
   }
 
   /** Waits (polling /proc) until the process is gone or a zombie; reaps it when it is our child. */
@@ -874,12 +870,7 @@ export class ContainerRuntime {
         await cgroup.killAll(9).catch(() => undefined);
         if (status === 'paused') await cgroup.thaw().catch(() => undefined);
       }
-      try {
-        process.kill(record.pid, 'SIGKILL');
-      } catch {
-        // gone already
-      }
-      if (!(await this.#waitGone(record.pid, record.pidStartTime, 10_000, options.signal))) {
+      if (!(await this.#killAndWait(record.pid, record.pidStartTime, 10_000, options.signal))) {
         throw new RuntimeError(
           'SYSCALL_FAILED',
           `delete ${id}: the container init did not die after SIGKILL`,
@@ -954,7 +945,7 @@ export class ContainerRuntime {
         if (same) continue;
         const fd = sys.openFd(theirs, OpenFlag.RDONLY);
         fds.push(fd);
-        join.push({ fd, type: namespaceFlag(type) });
+        join.push({ fd, type: namespaceCloneFlags[type] });
       }
       const plan: SpawnPlan = {
         mode: 1,
@@ -963,10 +954,6 @@ export class ContainerRuntime {
           apparmorEnabled: hostHasAppArmor(),
           selinuxEnabled: hostHasSelinux(),
         }),
-        schedulerAttributes:
-          processSpec.scheduler === undefined ? undefined : schedulerAttributes(processSpec.scheduler),
-        ioPriority:
-          processSpec.ioPriority === undefined ? undefined : ioPriorityValue(processSpec.ioPriority),
       };
       // Like runc, the container's seccomp filter applies to every process started in it.
       if (record.seccomp !== undefined) {
@@ -1057,7 +1044,3 @@ export class ContainerRuntime {
 
 /** How long `delete` lets a monitor drain and record the exit before it is killed. */
 const monitorGraceMs = 10_000;
-
-function namespaceFlag(type: keyof typeof namespaceCloneFlags): number {
-  return namespaceCloneFlags[type];
-}

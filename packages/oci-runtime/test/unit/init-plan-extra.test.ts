@@ -4,13 +4,15 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import {
   buildInitPlan,
-  ioPriorityValue,
   personalityValue,
   planNamespaces,
-  SCHED_ATTR_SIZE,
-  schedulerAttributes,
   timeOffsetsText,
 } from '../../src/container/init-plan.js';
+import {
+  ioPriorityValue,
+  SCHED_ATTR_SIZE,
+  schedulerAttributes,
+} from '../../src/container/process-scheduling.js';
 import { isRuntimeError } from '../../src/errors.js';
 import type { RuntimeSpec } from '../../src/spec/config.js';
 import { defaultSpec } from '../../src/spec/default-spec.js';
