@@ -1,5 +1,5 @@
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
-import { readdir, readFile, rm } from 'node:fs/promises';
+import { access, readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { RuntimeError } from '../errors.js';
 import type { ContainerRecord } from './container-record.js';
@@ -89,7 +89,8 @@ export class StateStore {
     const ids: string[] = [];
     for (const name of names.sort()) {
       try {
-        await readFile(join(this.root, name, 'state.json'));
+        // Only whether there is one: callers read the records they need.
+        await access(join(this.root, name, 'state.json'));
         ids.push(name);
       } catch {
         // a directory without a record (a create in progress or a leftover) is not listed
