@@ -170,8 +170,8 @@ export const stateCommand: Command = {
   },
 };
 
-function ownerName(owner: string): string {
-  if (owner !== '') return owner;
+/** This process's user name from /etc/passwd, or `#<uid>` (what runc shows for a record without an owner). */
+function currentUserName(): string {
   const uid = process.getuid?.() ?? 0;
   try {
     for (const line of readFileSync('/etc/passwd', 'utf8').split('\n')) {
@@ -200,6 +200,13 @@ export const listCommand: Command = {
   ],
   async run(context, args) {
     const states = await context.runtime().list();
+    // Looked up once for all the rows that need it, not once per row.
+    let userName: string | undefined;
+    const ownerName = (owner: string): string => {
+      if (owner !== '') return owner;
+      userName ??= currentUserName();
+      return userName;
+    };
     const format = flagString(args, 'format', 'table');
     if (flagBool(args, 'quiet')) {
       for (const state of states) context.output.out(`${state.id}\n`);
