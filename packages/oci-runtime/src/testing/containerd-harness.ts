@@ -15,6 +15,7 @@ import {
 } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { isProcessAlive } from '../state/process-status.js';
 import { buildBusyboxRootfs } from './busybox-rootfs.js';
 
 // A private containerd for integration tests and the benchmark: Debian's containerd 1.6 package with its
@@ -178,14 +179,7 @@ function mountsUnder(dir: string): string[] {
     .reverse();
 }
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
+const alive = (pid: number): boolean => isProcessAlive(pid, '');
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 

@@ -29,6 +29,7 @@ import {
   type StartMonitorOptions,
   startMonitor,
 } from '../../src/monitor/monitor.js';
+import { isProcessAlive } from '../../src/state/process-status.js';
 
 const run = promisify(execFile);
 const packageRoot = path.resolve(import.meta.dirname, '../..');
@@ -83,15 +84,6 @@ async function start(options: StartMonitorOptions): Promise<{ pid: number; monit
   return started;
 }
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 async function waitFor(condition: () => Promise<boolean> | boolean, what: string): Promise<void> {
   const deadline = Date.now() + 10_000;
   while (!(await condition())) {
@@ -121,7 +113,7 @@ afterAll(async () => {
     );
   }
   for (const pid of containerPids) {
-    if (alive(pid)) process.kill(pid, 'SIGKILL');
+    if (isProcessAlive(pid, '')) process.kill(pid, 'SIGKILL');
   }
   // Monitors exit on their own once their container is gone; stop any that did not (only ours).
   await new Promise((resolve) => setTimeout(resolve, 100));
@@ -258,8 +250,8 @@ describe('ocikit-monitor', () => {
       monitorPids.add(started.monitorPid);
 
       // The starter has exited; the container and the monitor have not.
-      expect(alive(started.pid)).toBe(true);
-      expect(alive(started.monitorPid)).toBe(true);
+      expect(isProcessAlive(started.pid, '')).toBe(true);
+      expect(isProcessAlive(started.monitorPid, '')).toBe(true);
       expect(await readExitFile(at.exitFile)).toBeUndefined();
 
       await writeFile(goFile, '');
