@@ -4,7 +4,13 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { ContainerRuntime } from '../../src/container/runtime.js';
 import { nativeSyscalls } from '../../src/native.js';
 import type { RuntimeSpec } from '../../src/spec/config.js';
-import { canRunContainers, makeBundle, mountsUnder, tempDir } from './helpers.js';
+import {
+  canRunContainers,
+  makeBundle,
+  mountsUnder,
+  runToEnd as runContainerToEnd,
+  tempDir,
+} from './helpers.js';
 
 if (!canRunContainers) console.log('skipping container feature tests: not root');
 
@@ -21,23 +27,8 @@ describe.skipIf(!canRunContainers)('container features (library)', () => {
   });
 
   /** Runs a container to completion with stdout+stderr in a file; returns exit code and output. */
-  async function runToEnd(id: string, script: string, edit?: (spec: RuntimeSpec) => void) {
-    const dir = join(tmp.dir, id);
-    const bundle = makeBundle(dir, ['sh', '-c', script], edit);
-    const outPath = join(dir, 'out.txt');
-    const out = openSync(outPath, 'w');
-    let pid: number;
-    try {
-      pid = (await runtime.create(id, bundle, { stdio: [null, out, out] })).pid;
-    } finally {
-      closeSync(out);
-    }
-    await runtime.start(id);
-    const exit = await runtime.waitChild(pid);
-    await runtime.delete(id);
-    expect(mountsUnder(bundle)).toEqual([]);
-    return { exit, output: readFileSync(outPath, 'utf8'), bundle };
-  }
+  const runToEnd = (id: string, script: string, edit?: (spec: RuntimeSpec) => void) =>
+    runContainerToEnd(runtime, tmp.dir, id, script, edit);
 
   it('maps users in a new user namespace', async () => {
     const { exit, output } = await runToEnd(

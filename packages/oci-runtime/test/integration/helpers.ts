@@ -11,6 +11,8 @@ import {
 } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { expect } from 'vitest';
+import type { ContainerRuntime } from '../../src/container/runtime.js';
 import type { RuntimeSpec } from '../../src/spec/config.js';
 import { defaultSpec } from '../../src/spec/default-spec.js';
 import { buildBusyboxRootfs } from '../../src/testing/busybox-rootfs.js';
@@ -27,6 +29,33 @@ export function makeBundle(dir: string, args: string[], edit?: (spec: RuntimeSpe
   edit?.(spec);
   writeFileSync(join(bundle, 'config.json'), JSON.stringify(spec, null, 2));
   return bundle;
+}
+
+/**
+ * Runs `sh -c script` in a fresh container (bundle under `<dir>/<id>`) to completion with stdout+stderr
+ * in a file: create, start, wait, delete, and checks that no mount is left under the bundle.
+ */
+export async function runToEnd(
+  runtime: ContainerRuntime,
+  dir: string,
+  id: string,
+  script: string,
+  edit?: (spec: RuntimeSpec) => void,
+): Promise<{ exit: Awaited<ReturnType<ContainerRuntime['waitChild']>>; output: string; bundle: string }> {
+  const bundle = makeBundle(join(dir, id), ['sh', '-c', script], edit);
+  const outPath = join(dir, id, 'out.txt');
+  const out = openSync(outPath, 'w');
+  let pid: number;
+  try {
+    pid = (await runtime.create(id, bundle, { stdio: [null, out, out] })).pid;
+  } finally {
+    closeSync(out);
+  }
+  await runtime.start(id);
+  const exit = await runtime.waitChild(pid);
+  await runtime.delete(id);
+  expect(mountsUnder(bundle)).toEqual([]);
+  return { exit, output: readFileSync(outPath, 'utf8'), bundle };
 }
 
 /** A fresh temp dir (removed by the returned cleanup). */

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ContainerRuntime } from '../../src/container/runtime.js';
 import type { Process, RuntimeSpec } from '../../src/spec/config.js';
-import { canRunContainers, makeBundle, mountsUnder, tempDir } from './helpers.js';
+import { canRunContainers, makeBundle, runToEnd as runContainerToEnd, tempDir } from './helpers.js';
 
 const TEN_DAYS = 86_400 * 10;
 const hasTimeNamespace = (() => {
@@ -47,21 +47,8 @@ async function runToEnd(
   script: string,
   edit?: (spec: RuntimeSpec) => void,
 ): Promise<{ exitCode: number | null; output: string }> {
-  const dir = join(tmp.dir, id);
-  const bundle = makeBundle(dir, ['sh', '-c', script], edit);
-  const outPath = join(dir, 'out.txt');
-  const out = openSync(outPath, 'w');
-  let pid: number;
-  try {
-    pid = (await runtime.create(id, bundle, { stdio: [null, out, out] })).pid;
-  } finally {
-    closeSync(out);
-  }
-  await runtime.start(id);
-  const exit = await runtime.waitChild(pid);
-  await runtime.delete(id);
-  expect(mountsUnder(bundle)).toEqual([]);
-  return { exitCode: exit.exitCode, output: readFileSync(outPath, 'utf8') };
+  const { exit, output } = await runContainerToEnd(runtime, tmp.dir, id, script, edit);
+  return { exitCode: exit.exitCode, output };
 }
 
 /** Runs `script` with `exec` in a running container; returns the exit code and output. */
